@@ -1,0 +1,75 @@
+# The two commands: `make run` (the portal on this machine, no external server) and `make test` (everything CI checks,
+# on real PostgreSQL and Redis). `make bench` runs the benchmarks. See README.md.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+ADDR ?= 127.0.0.1:8000
+TEST_SETTINGS := DJANGO_SETTINGS_MODULE=ecap_site.settings.test
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lint format typecheck check-migrations check-deploy check-schema pytest test-inner bench-inner clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (pyspark 3.5 / EMR 7)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## run: migrate, demo users and data, schedules, then serve on http://$(ADDR) with an embedded worker and beat
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py create_demo_users
+	$(PY) manage.py seed_demo
+	$(PY) manage.py sync_periodic_tasks
+	$(PY) manage.py run_embedded $(ADDR)
+
+## test: lint, types, migrations, deploy checks, API schema and the whole suite on real PostgreSQL and Redis
+test: $(VENV)/.dev
+	$(PY) scripts/test_services.py -- $(MAKE) --no-print-directory test-inner
+
+test-inner: lint typecheck check-migrations check-deploy check-schema pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck:
+	$(TEST_SETTINGS) $(BIN)/mypy
+
+check-migrations:
+	$(TEST_SETTINGS) $(PY) manage.py makemigrations --check --dry-run
+
+check-deploy:
+	DJANGO_SETTINGS_MODULE=ecap_site.settings.prod DJANGO_ALLOWED_HOSTS=portal.ecap.example \
+	DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+check-schema:
+	$(TEST_SETTINGS) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+pytest:
+	$(TEST_SETTINGS) $(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+## bench: the benchmarks under tests/benchmarks, on the same real services, as one table of figures and ratios
+bench: $(VENV)/.dev
+	$(PY) scripts/test_services.py -- $(MAKE) --no-print-directory bench-inner
+
+bench-inner:
+	$(TEST_SETTINGS) $(BIN)/pytest tests/benchmarks -o addopts="" -p no:cacheprovider -q -s; \
+	  rc=$$?; [ $$rc -eq 5 ] && echo "no benchmarks collected" && rc=0; exit $$rc
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

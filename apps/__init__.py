@@ -1,0 +1,1 @@
+"""The portal's Django apps: ``common`` (shared kernel) and the eight domain apps."""

@@ -1,0 +1,1 @@
+"""Datasets and fields, classification, privacy taxonomy, owners, glossary, schema versions, PII review."""

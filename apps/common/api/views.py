@@ -1,0 +1,67 @@
+"""Identity API: the calling user, and personal API tokens (list, create, revoke)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.api.filters import ApiTokenFilter
+from apps.common.api.serializers import (
+    ApiTokenCreatedSerializer,
+    ApiTokenCreateSerializer,
+    ApiTokenSerializer,
+    UserSerializer,
+)
+from apps.common.models import ApiToken, User
+from apps.common.selectors import api_token_list
+from apps.common.services import api_token_create, api_token_revoke
+
+
+def request_user(request: Request) -> User:
+    """The authenticated user of an API request (permission classes guarantee there is one)."""
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 - IsAuthenticated ran before any view code
+    return user
+
+
+class MeView(APIView):
+    """The calling user."""
+
+    @extend_schema(responses=UserSerializer)
+    def get(self, request: Request) -> Response:
+        user = User.objects.prefetch_related("groups").get(pk=request_user(request).pk)
+        return Response(UserSerializer(user).data)
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ApiToken]):
+    """Personal API tokens. Creating one shows the token once; revoking is immediate."""
+
+    serializer_class = ApiTokenSerializer
+    filterset_class = ApiTokenFilter
+    ordering_fields = ("created_at", "expires_at", "last_used_at", "name")
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return api_token_list(user=request_user(self.request))
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = ApiTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, raw = api_token_create(user=request_user(request), **serializer.validated_data)
+        token.token = raw  # type: ignore[attr-defined]
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ApiTokenSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, id: str) -> Response:
+        token = api_token_revoke(token=self.get_object(), actor=request_user(request))
+        return Response(ApiTokenSerializer(token).data)

@@ -1,0 +1,39 @@
+"""API authentication with personal tokens, sent as ``Authorization: Bearer <t>`` or ``Authorization: Token <t>``."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from apps.common.models import ApiToken, User
+from apps.common.selectors import api_token_for_raw
+from apps.common.services import api_token_touch
+
+KEYWORDS = (b"bearer", b"token")
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """Authenticates a request by a personal API token; records its last use."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() not in KEYWORDS:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(_("Malformed Authorization header: expected '<scheme> <token>'."))
+        try:
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed(_("The token contains invalid characters.")) from exc
+        token = api_token_for_raw(raw=raw)
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("The token's user is inactive."))
+        api_token_touch(token=token, ip=request.META.get("REMOTE_ADDR"))
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,18 @@
+"""Development-only keys, generated on first use into the git-ignored ``var/`` directory. Never used in production."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+
+def dev_secret_key(var_dir: Path) -> str:
+    """Django's SECRET_KEY for local development, created once and kept in ``var/dev_secret_key``."""
+    path = var_dir / "dev_secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key

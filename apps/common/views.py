@@ -1,0 +1,66 @@
+"""Portal home page and the operational endpoints ``/healthz``, ``/readyz`` and ``/metrics``."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
+
+from apps.common.api.errors import error_body
+from apps.common.health import run_readiness_checks
+from apps.common.logging import scrub_text
+
+
+@require_GET
+def portal_home(request: HttpRequest) -> HttpResponse:
+    """Landing page: what the signed-in user can reach, by role."""
+    return render(request, "portal/home.html", {"roles": sorted(g.name for g in request.user.groups.all())})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers. No I/O, so a slow database never gets a healthy pod killed."""
+    return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: database, migrations, Redis (and checks other apps register). 503 names the failing checks."""
+    results = run_readiness_checks()
+    failing = [r.name for r in results if not r.ok]
+    degraded = [r.name for r in results if r.ok and r.degraded]
+    body = {
+        "status": "unavailable" if failing else ("degraded" if degraded else "ok"),
+        "failing": failing,
+        "degraded": degraded,
+        "checks": {
+            r.name: {"ok": r.ok, "degraded": r.degraded, "detail": scrub_text(r.detail), "ms": r.duration_ms}
+            for r in results
+        },
+    }
+    return JsonResponse(body, status=503 if failing else 200)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition. With METRICS_TOKEN set, the scraper must send ``Authorization: Bearer <token>``."""
+    expected = settings.METRICS_TOKEN
+    if expected:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            return JsonResponse(
+                error_body("not_authenticated", "A valid metrics bearer token is required."), status=401
+            )
+    return ExportToDjangoView(request)

@@ -1,0 +1,1 @@
+"""Layered runtime configuration with provenance, secrets from Vault, and the Fernet keyring."""

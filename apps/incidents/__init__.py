@@ -1,0 +1,1 @@
+"""Alert intake, deduplication and grouping, incidents, timelines, runbooks, safe remediation."""

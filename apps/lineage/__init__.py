@@ -1,0 +1,1 @@
+"""OpenLineage intake, jobs and runs, dataset and column lineage, impact analysis."""

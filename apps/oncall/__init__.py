@@ -1,0 +1,1 @@
+"""Schedules, rotations, overrides, escalation policies and engine, notification channels."""

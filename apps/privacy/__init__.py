@@ -1,0 +1,1 @@
+"""Consent ledger, GDPR/CCPA data-subject requests and deadlines, erasure proof, retention."""

@@ -1,0 +1,1 @@
+"""Quality rules, Spark-executed scans, results, scores and failing-row samples."""

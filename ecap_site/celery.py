@@ -1,0 +1,57 @@
+"""The Celery application: Redis broker, four queues, routes by task-name prefix, database beat schedule.
+
+Queues:
+- ``critical``: alert intake, escalation and paging — must never wait behind slow work;
+- ``default``: everything else that is short;
+- ``spark``: long Spark submissions and their polling;
+- ``acks_late``: short tasks that must survive a worker dying mid-task without holding a prefetch slot.
+
+Every task acknowledges late and is re-queued if its worker is lost, so a killed worker loses no work; tasks
+must therefore be idempotent (STYLE.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from django_structlog.celery.steps import DjangoStructLogInitStep
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecap_site.settings.dev")
+
+app = Celery("ecap")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+QUEUES = ("critical", "default", "spark", "acks_late")
+
+# Task names are "<app>.<verb_noun>"; the prefix decides the queue. First match wins.
+TASK_ROUTES = {
+    "incidents.*": {"queue": "critical"},
+    "oncall.*": {"queue": "critical"},
+    "spark.*": {"queue": "spark"},
+    "quality.run_scan": {"queue": "spark"},
+    "privacy.run_*": {"queue": "spark"},
+    "*": {"queue": "default"},
+}
+
+app.conf.update(
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue="default",
+    task_routes=TASK_ROUTES,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_track_started=True,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=24 * 3600,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+)
+app.autodiscover_tasks()
+# Binds the request id of the request that enqueued a task to the task's log lines.
+app.steps["worker"].add(DjangoStructLogInitStep)

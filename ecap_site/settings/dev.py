@@ -1,0 +1,21 @@
+"""Local development and the embedded mode of ``make run``: SQLite, no external server, DEBUG on.
+
+Set DATABASE_URL / REDIS_URL to develop against real servers instead.
+"""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import SECRET_KEY, VAR_DIR, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# A development-only key kept in the git-ignored var/ directory, generated on first use.
+if not SECRET_KEY:
+    from apps.common.devkeys import dev_secret_key
+
+    SECRET_KEY = dev_secret_key(VAR_DIR)
+
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+from apps.common.logging import build_logging_config  # noqa: E402
+
+LOGGING = build_logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FORMAT)

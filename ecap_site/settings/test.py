@@ -1,0 +1,38 @@
+"""The test suite: real PostgreSQL and Redis (``DATABASE_URL``, ``REDIS_URL``), fast hashing, quiet logs."""
+
+from __future__ import annotations
+
+import os
+
+from .base import *  # noqa: F403
+from .base import DATABASES, REST_FRAMEWORK, env
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ecap")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASES["default"] = env.db_url("DATABASE_URL")
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+REDIS_URL = os.environ["REDIS_URL"]
+# Every test run gets its own key space, so runs sharing one Redis never see each other's keys or tasks.
+_run_prefix = env.str("CELERY_KEY_PREFIX", default="") or f"ecap-test-{os.getpid()}:"
+os.environ["CELERY_KEY_PREFIX"] = _run_prefix
+CACHES = {
+    "default": {
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": _run_prefix,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": _run_prefix}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": _run_prefix}
+
+SECRET_KEY = "test-only-secret-key-not-used-anywhere-else-0123456789abcdefghijklmnop"  # noqa: S105
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min"}}
+LOG_LEVEL = "WARNING"

@@ -1,0 +1,52 @@
+"""URL configuration.
+
+Public without login (the explicit allow-list): ``/healthz``, ``/readyz``, ``/metrics`` (bearer-protected when
+METRICS_TOKEN is set), the admin login page and static files. Everything else needs a session or an API token.
+Each domain app that has an ``api/urls.py`` is mounted under ``/api/v1/<app>/``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common import views as common_views
+from apps.common.api.errors import json_not_found, json_server_error
+
+
+def _domain_api_patterns() -> list[URLPattern | URLResolver]:
+    patterns: list[URLPattern | URLResolver] = [path("common/", include("apps.common.api.urls"))]
+    for label in settings.ECAP_DOMAIN_APPS:
+        module = f"apps.{label}.api.urls"
+        if find_spec(f"apps.{label}.api") is not None and find_spec(module) is not None:
+            patterns.append(path(f"{label}/", include(import_module(module))))
+    return patterns
+
+
+admin.site.site_header = "ECAP Governance Portal"
+admin.site.site_title = "ECAP Governance"
+admin.site.index_title = "Data governance and operations"
+
+urlpatterns = [
+    path("", common_views.portal_home, name="portal-home"),
+    path("healthz", common_views.healthz, name="healthz"),
+    path("readyz", common_views.readyz, name="readyz"),
+    path("metrics", common_views.metrics, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((_domain_api_patterns(), "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+]
+
+handler404 = json_not_found
+handler500 = json_server_error
