@@ -27,6 +27,7 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.common import checks  # noqa: F401  (registers system checks)
+        from apps.common.api import schema  # noqa: F401  (registers OpenAPI extensions)
 
         post_migrate.connect(_sync_roles_after_last_app, dispatch_uid="common.roles_sync")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from apps.common.logging import build_logging_config
+
 from .base import *  # noqa: F403
 from .base import DATABASES, REST_FRAMEWORK, env
 
@@ -23,7 +25,7 @@ CACHES = {
         "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": _run_prefix,
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
     }
 }
 CELERY_BROKER_URL = REDIS_URL
@@ -35,4 +37,5 @@ SECRET_KEY = "test-only-secret-key-not-used-anywhere-else-0123456789abcdefghijkl
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min"}}
-LOG_LEVEL = "WARNING"
+LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING")
+LOGGING = build_logging_config(level=LOG_LEVEL, fmt="json")

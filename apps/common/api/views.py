@@ -43,6 +43,7 @@ class MeView(APIView):
 class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ApiToken]):
     """Personal API tokens. Creating one shows the token once; revoking is immediate."""
 
+    queryset = ApiToken.objects.none()  # the real one comes from get_queryset(); this types the schema
     serializer_class = ApiTokenSerializer
     filterset_class = ApiTokenFilter
     ordering_fields = ("created_at", "expires_at", "last_used_at", "name")
