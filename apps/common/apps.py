@@ -33,8 +33,8 @@ class CommonConfig(AppConfig):
 
 
 def _sync_roles_after_last_app(sender: AppConfig, using: str = "default", **_: Any) -> None:
-    # post_migrate fires once per app; permissions of every app exist only after the last one.
-    if sender is not list(apps.get_app_configs())[-1]:
+    # post_migrate fires once per app that has models; permissions of every app exist only after the last one.
+    if sender is not [c for c in apps.get_app_configs() if c.models_module is not None][-1]:
         return
     from django.contrib.auth.models import Group, Permission
 

@@ -22,7 +22,12 @@ SENSITIVE_KEY = re.compile(
 # Keys whose names contain a sensitive word but whose values are safe and useful to see.
 SAFE_KEYS = frozenset({"request_id", "session_id_hash", "token_id", "token_prefix", "task_id", "csrf_failure_reason"})
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-AUTH_VALUE = re.compile(r"\b(Bearer|Token|Basic)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
+# A credential after an Authorization header name, or a long credential-shaped value after a capitalised scheme;
+# ordinary words ("token expired", "Basic checks passed") are left alone.
+AUTH_HEADER_VALUE = re.compile(
+    r"((?i:authorization)[\"']?\s*[:=]\s*[\"']?(?:(?i:bearer|token|basic)\s+)?)[A-Za-z0-9._~+/=\-]+"
+)
+AUTH_VALUE = re.compile(r"\b(Bearer) [A-Za-z0-9._~+/=\-]+|\b(Token|Basic) [A-Za-z0-9._~+/=\-]{16,}")
 KEY_VALUE = re.compile(
     r"\b((?:[\w-]*)(?:password|passwd|secret|token|api[_-]?key|signature|sessionid|csrftoken)[\w-]*)=([^&\s;,\"']+)",
     re.IGNORECASE,
@@ -33,7 +38,8 @@ URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]+):([^@\s]+)@")
 
 def scrub_text(text: str) -> str:
     """Remove credentials and e-mail addresses from free text."""
-    text = AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    text = AUTH_HEADER_VALUE.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    text = AUTH_VALUE.sub(lambda m: f"{m.group(1) or m.group(2)} {MASK}", text)
     text = KEY_VALUE.sub(lambda m: f"{m.group(1)}={MASK}", text)
     text = PORTAL_TOKEN.sub(MASK, text)
     text = URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)

@@ -13,8 +13,11 @@ def api_token_for_raw(*, raw: str) -> ApiToken | None:
     """The active token matching ``raw`` (with its user), or None when unknown, revoked or expired."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 128:
         return None
-    token = ApiToken.objects.select_related("user").filter(digest=token_digest(raw)).first()
-    if token is None or token.revoked_at is not None:
+    try:
+        token = ApiToken.objects.select_related("user").get(digest=token_digest(raw))
+    except ApiToken.DoesNotExist:
+        return None
+    if token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= timezone.now():
         return None

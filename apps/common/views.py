@@ -58,8 +58,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition. With METRICS_TOKEN set, the scraper must send ``Authorization: Bearer <token>``."""
     expected = settings.METRICS_TOKEN
     if expected:
-        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), expected.encode()):
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected.encode()):
             return JsonResponse(
                 error_body("not_authenticated", "A valid metrics bearer token is required."), status=401
             )

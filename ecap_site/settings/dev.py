@@ -19,3 +19,6 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 from apps.common.logging import build_logging_config  # noqa: E402
 
 LOGGING = build_logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FORMAT)
+
+# runserver and WhiteNoise serve static files from the app finders; nothing is collected in development.
+STATIC_ROOT = None

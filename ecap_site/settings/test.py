@@ -39,3 +39,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min"}}
 LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING")
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt="json")
+
+# Static files come from the app finders; nothing is collected in tests.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

@@ -48,11 +48,10 @@ def flatten_field_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def _first_code(detail: Any, fallback: str) -> str:
-    codes = detail.get_codes() if hasattr(detail, "get_codes") else None
-    if isinstance(codes, str):
-        return codes
-    return fallback
+def _error_code(exc: exceptions.APIException) -> str:
+    """The code the exception was raised with (``code="..."``), else its class default."""
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else str(exc.default_code)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -87,7 +86,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             message = next(iter(fields.values()))[0] if fields else str(exc.default_detail)
         else:
             fields, message = {}, str(detail)
-        response.data = error_body(_first_code(detail, str(exc.default_code)), message, fields)
+        response.data = error_body(_error_code(exc), message, fields)
     elif isinstance(exc, Http404):
         response.data = error_body("not_found", "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):

@@ -1,0 +1,115 @@
+"""Fixtures shared by the whole suite: API clients, users with roles, and a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apps.common.models import User
+from apps.common.services import api_token_create
+from tests.common.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An unauthenticated API client."""
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    """Create a user, optionally in a role group: ``make_user(role="auditor")``."""
+
+    def make(role: str | None = None, **kwargs: object) -> User:
+        user = UserFactory(**kwargs)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., User]) -> User:
+    return make_user()
+
+
+@pytest.fixture
+def token_client(make_user: Callable[..., User]) -> Callable[..., tuple[APIClient, User]]:
+    """An API client authenticated with a fresh Bearer token of a new user in ``role``."""
+
+    def make(role: str | None = None, **kwargs: object) -> tuple[APIClient, User]:
+        owner = make_user(role=role, **kwargs)
+        _, raw = api_token_create(user=owner, name="test")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client, owner
+
+    return make
+
+
+def _test_database_url() -> str:
+    """DATABASE_URL pointing at the test database pytest-django created."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[Path]:
+    """A real Celery worker in its own process, on the test Redis and the test database. Yields its log file."""
+    log_file = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ecap_site.settings.test",
+        "DATABASE_URL": _test_database_url(),
+        "LOG_LEVEL": "INFO",
+    }
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ecap_site",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "-Q",
+                "critical,default,spark,acks_late",
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while b"ready." not in log_file.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"worker did not start:\n{log_file.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield log_file
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
