@@ -18,15 +18,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common import views as common_views
 from apps.common.api.errors import json_not_found, json_server_error
+from apps.common.api.views import ApiRootView
 
 
-def _domain_api_patterns() -> list[URLPattern | URLResolver]:
+def _api_patterns() -> list[URLPattern | URLResolver]:
+    """``/api/v1/<label>/`` for common and every domain app that has ``api/urls.py``, plus the index at ``/api/v1/``."""
+    mounted = ["common"]
     patterns: list[URLPattern | URLResolver] = [path("common/", include("apps.common.api.urls"))]
     for label in settings.ECAP_DOMAIN_APPS:
         module = f"apps.{label}.api.urls"
         if find_spec(f"apps.{label}.api") is not None and find_spec(module) is not None:
             patterns.append(path(f"{label}/", include(import_module(module))))
-    return patterns
+            mounted.append(label)
+    return [path("", ApiRootView.as_view(mounted=tuple(mounted)), name="root"), *patterns]
 
 
 admin.site.site_header = "ECAP Governance Portal"
@@ -39,7 +43,7 @@ urlpatterns = [
     path("readyz", common_views.readyz, name="readyz"),
     path("metrics", common_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include((_domain_api_patterns(), "api"), namespace="api")),
+    path("api/v1/", include((_api_patterns(), "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

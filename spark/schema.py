@@ -150,7 +150,7 @@ RFM_SEGMENTS = LakeDataset(
             StructField("m_score", IntegerType()),
             _s("rfm_code"),
             _s("segment"),
-            StructField("as_of", DateType()),
+            StructField("as_of", DateType(), False),
         ]
     ),
     partitioned_by=("as_of",),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from apps.common.api.filters import ApiTokenFilter
@@ -31,12 +32,23 @@ def request_user(request: Request) -> User:
     return user
 
 
+class ApiRootView(APIView):
+    """Index of the API: one entry per mounted app, pointing at that app's resource list."""
+
+    mounted: tuple[str, ...] = ()
+
+    @extend_schema(responses=dict[str, str])
+    def get(self, request: Request) -> Response:
+        return Response({label: reverse(f"api:{label}:api-root", request=request) for label in self.mounted})
+
+
 class MeView(APIView):
     """The calling user."""
 
     @extend_schema(responses=UserSerializer)
     def get(self, request: Request) -> Response:
-        user = User.objects.prefetch_related("groups").get(pk=request_user(request).pk)
+        user = request_user(request)
+        prefetch_related_objects([user], "groups")
         return Response(UserSerializer(user).data)
 
 
