@@ -13,8 +13,10 @@ must therefore be idempotent (STYLE.md).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import after_task_publish, before_task_publish
 from django_structlog.celery.steps import DjangoStructLogInitStep
 from kombu import Queue
 
@@ -53,5 +55,19 @@ app.conf.update(
     task_send_sent_event=True,
 )
 app.autodiscover_tasks()
-# Binds the request id of the request that enqueued a task to the task's log lines.
-app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+class StructlogWorkerStep(DjangoStructLogInitStep):
+    """Binds the request id of the request that enqueued a task to the task's log lines.
+
+    django_structlog's app already connects the publishing signals in every process (DJANGO_STRUCTLOG_CELERY_ENABLED);
+    the library's worker step connects them a second time, which would log every enqueue twice.
+    """
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        before_task_publish.disconnect(self.receiver.receiver_before_task_publish)
+        after_task_publish.disconnect(self.receiver.receiver_after_task_publish)
+
+
+app.steps["worker"].add(StructlogWorkerStep)

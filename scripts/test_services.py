@@ -333,6 +333,22 @@ def create_database(bindir: Path, base: Path, port: int) -> None:
     )
 
 
+def ensure_database_on_running_server(port: int) -> None:
+    """Create the ``ecap`` database on a server that was already running, when createdb is at hand (best effort:
+    the test runner creates its own test database either way; this only spares checks a missing-database warning)."""
+    bindir = find_pg_bindir()
+    createdb = bindir / "createdb" if bindir else None
+    if createdb is None or not os.access(createdb, os.X_OK):
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(  # noqa: S603 - fixed argument list; "already exists" is the common, harmless outcome
+            [str(createdb), "-h", HOST, "-p", str(port), "-U", PG_USER, DB_NAME],
+            capture_output=True,
+            timeout=PG_READY_TIMEOUT,
+            check=False,
+        )
+
+
 def start_postgres(stack: contextlib.ExitStack) -> tuple[str, int]:
     """Start a throwaway PostgreSQL cluster; return its URL and port. Cleanup is registered on ``stack``."""
     bindir = find_pg_bindir()
@@ -377,6 +393,7 @@ def resolve_postgres(stack: contextlib.ExitStack, *, allow_start: bool) -> Servi
         return Service("postgresql", url, f"DATABASE_URL={mask_url(url)}", "from environment")
     port = probe_port("TEST_SERVICES_PG_PORT", 5432)
     if postgres_answers(port):
+        ensure_database_on_running_server(port)
         return Service(
             "postgresql", f"postgres://{PG_USER}@{HOST}:{port}/{DB_NAME}", f"{HOST}:{port}", "already running"
         )
