@@ -29,14 +29,16 @@ def api_token_create(*, user: User, name: str, expires_days: int | None = None) 
     """Create a token for ``user``; returns the row and the plaintext token, which is never stored."""
     name = name.strip()
     if not name:
-        raise DomainError("A token needs a name saying what it is for.", code="invalid", fields={"name": ["Required."]})
+        raise DomainError(
+            "A token needs a name saying what it is for.", code="validation_error", fields={"name": ["Required."]}
+        )
     if expires_days is None:
         expires_days = settings.API_TOKEN_DEFAULT_EXPIRY_DAYS
     limit = settings.API_TOKEN_MAX_EXPIRY_DAYS
     if not 1 <= expires_days <= limit:
         raise DomainError(
             f"Token lifetime must be between 1 and {limit} days.",
-            code="invalid",
+            code="validation_error",
             fields={"expires_days": [f"Must be between 1 and {limit}."]},
         )
     if not user.is_active:

@@ -69,3 +69,17 @@ def test_rule_for_one_model_grants_only_that_model(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(roles.ROLE_RULES, roles.INTEGRATOR, {"common.apitoken": ("view",)})
     roles.roles_sync(group_model=Group, permission_model=Permission)
     assert perms_of(roles.INTEGRATOR) == {"common.view_apitoken"}
+
+
+def test_object_permissions_through_guardian_apply_to_one_object_only(make_user) -> None:
+    from guardian.shortcuts import assign_perm
+
+    from apps.common.services import api_token_create
+
+    owner, reviewer = make_user(), make_user()
+    first, _ = api_token_create(user=owner, name="first")
+    second, _ = api_token_create(user=owner, name="second")
+    assign_perm("common.change_apitoken", reviewer, first)
+    assert reviewer.has_perm("common.change_apitoken", first)
+    assert not reviewer.has_perm("common.change_apitoken", second)
+    assert not reviewer.has_perm("common.change_apitoken")

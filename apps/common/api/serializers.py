@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework import serializers
 
 from apps.common.models import ApiToken, User
@@ -47,12 +46,9 @@ class ApiTokenCreateSerializer(serializers.Serializer[None]):
     """Input for creating a token."""
 
     name = serializers.CharField(max_length=100)
-    expires_days = serializers.IntegerField(min_value=1, required=False)
-
-    def validate_expires_days(self, value: int) -> int:
-        if value > settings.API_TOKEN_MAX_EXPIRY_DAYS:
-            raise serializers.ValidationError(f"Must be at most {settings.API_TOKEN_MAX_EXPIRY_DAYS}.")
-        return value
+    expires_days = serializers.IntegerField(
+        required=False, help_text="Lifetime in days (bounds checked by the service)."
+    )
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
