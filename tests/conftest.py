@@ -17,9 +17,33 @@ from rest_framework.test import APIClient
 
 from apps.common.models import User
 from apps.common.services import api_token_create
+from apps.configuration.store import ConfigStore
 from tests.common.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_configuration() -> Iterator[None]:
+    """Each test starts from the configuration in its database, not one cached by an earlier test."""
+    from apps.configuration.services import get_store
+
+    get_store().invalidate()
+    yield
+    get_store().invalidate()
+
+
+@pytest.fixture
+def use_config_store(monkeypatch: pytest.MonkeyPatch) -> Callable[[list], ConfigStore]:
+    """Replace this process's configuration store with one built from the given layers (for the test only)."""
+    from apps.configuration import services
+
+    def install(layers: list, reload_interval: float | None = None) -> ConfigStore:
+        store = ConfigStore(layers, reload_interval=lambda: reload_interval)
+        monkeypatch.setattr(services, "_store", store)
+        return store
+
+    return install
 
 
 @pytest.fixture

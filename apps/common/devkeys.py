@@ -16,3 +16,15 @@ def dev_secret_key(var_dir: Path) -> str:
     path.touch(mode=0o600)
     path.write_text(key)
     return key
+
+
+def dev_fernet_keys(secrets_dir: Path) -> None:
+    """The development Fernet keyring as the secret file ``secrets.fernet_keys``, created once."""
+    path = secrets_dir / "secrets.fernet_keys"
+    if path.exists():
+        return
+    from cryptography.fernet import Fernet
+
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(Fernet.generate_key().decode())

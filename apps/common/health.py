@@ -26,6 +26,10 @@ class CheckResult:
     degraded: bool = False
 
 
+class Degraded(Exception):
+    """Raised by a check whose dependency still serves, impaired (e.g. values served from a cache)."""
+
+
 Check = Callable[[], tuple[bool, str]]
 _CHECKS: dict[str, Check] = {}
 
@@ -75,11 +79,15 @@ def run_readiness_checks() -> list[CheckResult]:
     results = []
     for name, check in _CHECKS.items():
         started = time.perf_counter()
+        degraded = False
         try:
             ok, detail = check()
+        except Degraded as exc:
+            ok, detail, degraded = True, str(exc), True
         except Exception as exc:
             ok, detail = False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'failed'}"
         if name == "database" and not ok:
             connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
-        results.append(CheckResult(name, ok, detail[:300], round((time.perf_counter() - started) * 1000, 1)))
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        results.append(CheckResult(name, ok, detail[:300], elapsed, degraded))
     return results

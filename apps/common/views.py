@@ -15,12 +15,18 @@ from django_prometheus.exports import ExportToDjangoView
 from apps.common.api.errors import error_body
 from apps.common.health import run_readiness_checks
 from apps.common.logging import scrub_text
+from apps.configuration.services import config_get
 
 
 @require_GET
 def portal_home(request: HttpRequest) -> HttpResponse:
     """Landing page: what the signed-in user can reach, by role."""
     return render(request, "portal/home.html", {"roles": sorted(g.name for g in request.user.groups.all())})
+
+
+def portal_context(request: HttpRequest) -> dict[str, str]:
+    """Template context of every portal page: the maintenance banner, changed live from the configuration."""
+    return {"maintenance_banner": config_get("app.maintenance_banner")}
 
 
 @login_not_required

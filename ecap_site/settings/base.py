@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.common.views.portal_context",
             ],
         },
     },
@@ -179,10 +180,6 @@ REST_FRAMEWORK = {
         "apps.common.api.throttling.AnonRateThrottle",
         "apps.common.api.throttling.UserRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {
-        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
-        "user": env.str("API_THROTTLE_USER", default="1200/min"),
-    },
     "EXCEPTION_HANDLER": "apps.common.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
@@ -207,6 +204,27 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- runtime configuration (apps.configuration) -------------------------------------------------------------
+# Layers: code defaults < config files < Vault < secret files < ECAP_* environment < admin overrides.
+PORTAL_CONFIG_FILES: list[str] = env.list("PORTAL_CONFIG_FILES", default=[])
+PORTAL_SECRETS_DIR = env.str("PORTAL_SECRETS_DIR", default="/var/run/secrets/ecap")
+CONFIG_RELOAD_INTERVAL_SECONDS: float | None = env.float("CONFIG_RELOAD_INTERVAL_SECONDS", default=2.0)
+VAULT = {
+    "addr": env.str("VAULT_ADDR", default=""),
+    "auth_method": env.str("VAULT_AUTH_METHOD", default="token"),
+    "token": env.str("VAULT_TOKEN", default=""),
+    "role_id": env.str("VAULT_ROLE_ID", default=""),
+    "secret_id": env.str("VAULT_SECRET_ID", default=""),
+    "kubernetes_role": env.str("VAULT_KUBERNETES_ROLE", default=""),
+    "kubernetes_jwt_path": env.str(
+        "VAULT_KUBERNETES_JWT_PATH", default="/var/run/secrets/kubernetes.io/serviceaccount/token"
+    ),
+    "kv_mount": env.str("VAULT_KV_MOUNT", default="secret"),
+    "namespace": env.str("VAULT_NAMESPACE", default=""),
+    "timeout": env.float("VAULT_TIMEOUT", default=5.0),
+    "verify": env.str("VAULT_CACERT", default="") or True,
 }
 
 # --- Celery -----------------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Set DATABASE_URL / REDIS_URL to develop against real servers instead.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import SECRET_KEY, VAR_DIR, env
 
@@ -14,6 +16,12 @@ if not SECRET_KEY:
     from apps.common.devkeys import dev_secret_key
 
     SECRET_KEY = dev_secret_key(VAR_DIR)
+
+# Secrets of the embedded mode (the Fernet keyring) live as secret files in the git-ignored var/secrets.
+PORTAL_SECRETS_DIR = env.str("PORTAL_SECRETS_DIR", default=str(VAR_DIR / "secrets"))
+from apps.common.devkeys import dev_fernet_keys  # noqa: E402
+
+dev_fernet_keys(Path(PORTAL_SECRETS_DIR))
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 from apps.common.logging import build_logging_config  # noqa: E402

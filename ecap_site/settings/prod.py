@@ -11,6 +11,7 @@ from .base import *  # noqa: F403
 from .base import DATABASES, REDIS_URL, SECRET_KEY, STORAGES, env
 
 DEBUG = False
+PORTAL_ENVIRONMENT = env.str("PORTAL_ENVIRONMENT", default="production")
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -7,7 +7,7 @@ import os
 from apps.common.logging import build_logging_config
 
 from .base import *  # noqa: F403
-from .base import DATABASES, REST_FRAMEWORK, env
+from .base import DATABASES, env
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ecap")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -36,10 +36,19 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": _run_prefix}
 SECRET_KEY = "test-only-secret-key-not-used-anywhere-else-0123456789abcdefghijklmnop"  # noqa: S105
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min"}}
 LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING")
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt="json")
 
 # Static files come from the app finders; nothing is collected in tests.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# A Fernet keyring for this run only, through the environment layer (subprocess workers inherit it).
+if not os.environ.get("ECAP_SECRETS__FERNET_KEYS"):
+    from cryptography.fernet import Fernet
+
+    os.environ["ECAP_SECRETS__FERNET_KEYS"] = Fernet.generate_key().decode()
+PORTAL_SECRETS_DIR = env.str("PORTAL_SECRETS_DIR", default="/nonexistent/ecap-test-secrets")
+# Reload checks are off by default so query counts stay exact; hot-reload tests switch them on.
+CONFIG_RELOAD_INTERVAL_SECONDS = env.float("CONFIG_RELOAD_INTERVAL_SECONDS", default=None)
+PORTAL_ENVIRONMENT = "test"

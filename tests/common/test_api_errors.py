@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
@@ -26,6 +25,7 @@ from apps.common.api.errors import (
 )
 from apps.common.models import ApiToken, User
 from apps.common.services import api_token_create, api_token_revoke
+from apps.configuration.services import config_override_set
 
 TokenClient = Callable[..., tuple[APIClient, User]]
 
@@ -228,6 +228,7 @@ def test_unknown_non_api_path_answers_404_html_page(client: Client, user: User) 
         json.loads(response.content)
 
 
+@pytest.mark.django_db  # the page template reads the live maintenance banner
 def test_json_not_found_renders_html_outside_api() -> None:
     response = json_not_found(RequestFactory().get("/catalog/nothing"))
 
@@ -279,14 +280,9 @@ def test_unsupported_media_type_answers_415_unsupported_media_type(token_client:
 
 
 @pytest.fixture
-def throttled_user_rate() -> Iterator[None]:
-    """A user rate of 2 requests a minute; rates are read per request, so the override applies at once."""
-    rest_framework = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "2/min"},
-    }
-    with override_settings(REST_FRAMEWORK=rest_framework):
-        yield
+def throttled_user_rate(make_user) -> None:
+    """A user rate of 2 requests a minute, set as a runtime override; rates are read per request."""
+    config_override_set(key="api.throttle_user_rate", value="2/min", actor=make_user())
 
 
 @pytest.mark.django_db

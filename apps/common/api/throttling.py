@@ -1,24 +1,31 @@
-"""Throttles that read their rates from settings on every request, so rate changes apply without re-import."""
+"""Throttles whose rates come from live configuration (``api.throttle_user_rate`` / ``api.throttle_anon_rate``),
+so an administrator's change applies within seconds, without a restart."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import throttling
-from rest_framework.settings import api_settings
+
+from apps.configuration.services import config_get
+
+RATE_KEYS = {"user": "api.throttle_user_rate", "anon": "api.throttle_anon_rate"}
 
 
-class _SettingsRateMixin:
+class _ConfiguredRateMixin:
     scope: str | None
 
     def get_rate(self) -> str | None:
-        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
-        return rates.get(self.scope) if self.scope else None
+        return config_get(RATE_KEYS[self.scope]) if self.scope in RATE_KEYS else None
+
+    def allow_request(self, request: object, view: object) -> bool:
+        # The rate may have changed since the last request: parse it again every time (cheap).
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)  # type: ignore[attr-defined]
+        return super().allow_request(request, view)  # type: ignore[misc]
 
 
-class AnonRateThrottle(_SettingsRateMixin, throttling.AnonRateThrottle):
+class AnonRateThrottle(_ConfiguredRateMixin, throttling.AnonRateThrottle):
     """Limits unauthenticated callers per client address."""
 
 
-class UserRateThrottle(_SettingsRateMixin, throttling.UserRateThrottle):
+class UserRateThrottle(_ConfiguredRateMixin, throttling.UserRateThrottle):
     """Limits authenticated callers per user."""

@@ -1,0 +1,1 @@
+"""Configuration API: read-only entries for administrators."""
