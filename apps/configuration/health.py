@@ -9,7 +9,7 @@ from prometheus_client import Gauge
 from apps.common.health import Degraded
 from apps.configuration.layers import VaultLayer
 from apps.configuration.services import config_get, get_store, vault_layer
-from apps.configuration.vault import VaultError
+from apps.configuration.vault import VaultAuthError, VaultError, VaultPermissionDenied
 
 VAULT_STALENESS = Gauge(
     "ecap_config_vault_staleness_seconds",
@@ -37,6 +37,9 @@ def check_vault() -> tuple[bool, str]:
     try:
         layer.client.ensure_token()
         layer.client.list(layer.root)
+    except (VaultPermissionDenied, VaultAuthError) as exc:
+        VAULT_UP.set(0)
+        return False, f"Vault refused the portal: {exc}"
     except VaultError as exc:
         store.load([layer])  # records the failure, keeps serving the cache
         age = vault_staleness(layer)

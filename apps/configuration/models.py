@@ -70,6 +70,9 @@ class VaultSecretState(models.Model):
     path = models.CharField(max_length=300, unique=True)
     version = models.PositiveIntegerField()
     data_fingerprints = models.JSONField(default=dict, help_text="Per field: a hash of the value, never the value.")
+    data_displays = models.JSONField(
+        default=dict, help_text="Per field: the value as shown to people (secrets masked)."
+    )
     seen_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -89,6 +89,8 @@ def _reencrypt_batch(ref: EncryptedFieldRef, rotation: KeyRotation, batch_size: 
 
 def reencrypt_all(*, batch_size: int = 500, progress: Progress | None = None) -> KeyRotation:
     """Bring every encrypted value under the primary key; resumes an interrupted rotation to the same key."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     rotation = rotation_current()
     for ref in encrypted_fields():
         state = rotation.progress.get(ref.label, {})

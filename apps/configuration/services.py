@@ -33,7 +33,7 @@ from apps.configuration.layers import (
     VaultLayer,
 )
 from apps.configuration.models import ConfigChange, ConfigEntry, ConfigVersion, Credential, VaultSecretState
-from apps.configuration.registry import ConfigValueError, get_key, registry
+from apps.configuration.registry import ConfigKey, ConfigValueError, get_key, registry
 from apps.configuration.store import ConfigStore, Subscriber
 from apps.configuration.vault import VaultClient, VaultSettings
 
@@ -202,18 +202,23 @@ def _fingerprint(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _vault_display(spec: ConfigKey | None, value: Any) -> str:
+    if spec is None:
+        return "(undeclared key)"
+    return spec.display(value)
+
+
 def vault_changes_poll() -> list[str]:
     """Compare Vault's secrets with what was last seen; record each changed key and make every process reload.
 
-    Runs from beat every few seconds. Returns the keys that changed.
+    Runs from beat every few seconds. Returns the keys that changed. Old and new values are recorded as shown to
+    people: secrets masked; what was seen is kept per field as a hash, so a changed secret is noticed all the same.
     """
     layer = vault_layer()
     if layer is None:
         return []
     secrets = layer.client.walk(layer.root)
     known = registry()
-    previous = get_store().layer_result("vault")
-    previous_values = previous.values if previous else {}
     changed: list[str] = []
     with transaction.atomic():
         seen = {s.path: s for s in VaultSecretState.objects.select_for_update()}
@@ -221,32 +226,31 @@ def vault_changes_poll() -> list[str]:
             state = seen.get(path)
             if state is not None and state.version == version:
                 continue
-            fingerprints = {name: _fingerprint(v) for name, v in data.items()}
-            before = state.data_fingerprints if state else {}
             section = path[len(layer.root) + 1 :].replace("/", ".")
+            fingerprints = {name: _fingerprint(v) for name, v in data.items()}
+            displays = {name: _vault_display(known.get(f"{section}.{name}"), v) for name, v in data.items()}
+            before = state.data_fingerprints if state else {}
+            before_displays = state.data_displays if state else {}
             for name in sorted(set(before) | set(fingerprints)):
                 if before.get(name) == fingerprints.get(name):
                     continue
-                key = f"{section}.{name}"
-                spec = known.get(key)
-                new = "" if name not in data else (spec.display(data[name]) if spec else "(undeclared key)")
-                old_raw = previous_values.get(key)
-                old = (
-                    spec.display(old_raw.raw)
-                    if spec and old_raw is not None
-                    else ("(unknown)" if name in before else "")
-                )
                 ConfigChange.objects.create(
-                    key=key,
+                    key=f"{section}.{name}",
                     layer="vault",
-                    old_value=old,
-                    new_value=new,
+                    old_value=before_displays.get(name, ""),
+                    new_value=displays.get(name, ""),
                     actor_label="vault",
                     detail=f"{layer.client.settings.kv_mount}/{path} v{state.version if state else 0} → v{version}",
                 )
-                changed.append(key)
+                changed.append(f"{section}.{name}")
             VaultSecretState.objects.update_or_create(
-                path=path, defaults={"version": version, "data_fingerprints": fingerprints, "seen_at": timezone.now()}
+                path=path,
+                defaults={
+                    "version": version,
+                    "data_fingerprints": fingerprints,
+                    "data_displays": displays,
+                    "seen_at": timezone.now(),
+                },
             )
         if changed:
             config_version_bump()

@@ -37,7 +37,11 @@ class VaultPermissionDenied(VaultError):
 
 
 class VaultAuthError(VaultError):
-    """Login failed (bad credentials, unknown role) or no credentials are configured."""
+    """Login failed (bad credentials, unknown role), no credentials are configured, or the token expired."""
+
+
+class VaultConflict(VaultError):
+    """A check-and-set write lost a race: the secret changed since it was read."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class VaultClient:
         )
         self._token_ttl = 0.0  # seconds the token was granted for at login/renewal; 0 = never expires
         self._token_expires_at: float | None = None  # monotonic time; None = not logged in
+        self._renewable = False
 
     # --- authentication ----------------------------------------------------------------------------------------
     def login(self) -> None:
@@ -105,7 +110,7 @@ class VaultClient:
                     raise VaultAuthError("VAULT_AUTH_METHOD=token needs VAULT_TOKEN")
                 self._client.token = s.token
                 info = self._retrying("token lookup", lambda: self._client.auth.token.lookup_self())["data"]
-                self._remember_ttl(float(info.get("ttl") or 0))
+                self._remember_ttl(float(info.get("ttl") or 0), bool(info.get("renewable")))
             elif s.auth_method == "approle":
                 if not (s.role_id and s.secret_id):
                     raise VaultAuthError("VAULT_AUTH_METHOD=approle needs VAULT_ROLE_ID and VAULT_SECRET_ID")
@@ -115,7 +120,7 @@ class VaultClient:
                         role_id=s.role_id, secret_id=s.secret_id, mount_point=s.approle_mount
                     ),
                 )["auth"]
-                self._remember_ttl(float(auth.get("lease_duration") or 0))
+                self._remember_ttl(float(auth.get("lease_duration") or 0), bool(auth.get("renewable")))
             else:
                 if not s.kubernetes_role:
                     raise VaultAuthError("VAULT_AUTH_METHOD=kubernetes needs VAULT_KUBERNETES_ROLE")
@@ -126,16 +131,17 @@ class VaultClient:
                         role=s.kubernetes_role, jwt=jwt, mount_point=s.kubernetes_mount
                     ),
                 )["auth"]
-                self._remember_ttl(float(auth.get("lease_duration") or 0))
+                self._remember_ttl(float(auth.get("lease_duration") or 0), bool(auth.get("renewable")))
         except (hvac_exc.InvalidRequest, hvac_exc.Forbidden, hvac_exc.Unauthorized) as exc:
             raise VaultAuthError(f"Vault {s.auth_method} login failed: {_first_error(exc)}") from exc
         except OSError as exc:
             raise VaultAuthError(f"cannot read the service-account token: {exc.strerror}") from exc
         logger.info("vault_login", method=s.auth_method, ttl_seconds=self._token_ttl)
 
-    def _remember_ttl(self, ttl: float) -> None:
+    def _remember_ttl(self, ttl: float, renewable: bool) -> None:
         self._token_ttl = ttl
         self._token_expires_at = time.monotonic() + ttl if ttl > 0 else float("inf")
+        self._renewable = renewable
 
     def token_remaining(self) -> float | None:
         """Seconds left on the current token (inf when it never expires), None when not logged in."""
@@ -144,22 +150,32 @@ class VaultClient:
         return self._token_expires_at - time.monotonic()
 
     def ensure_token(self) -> None:
-        """Log in if needed; renew the token when less than a third of its lifetime is left, re-login on failure."""
+        """Log in if needed; renew the token when less than a third of its lifetime is left.
+
+        AppRole and Kubernetes identities log in again when renewal is refused or the token is not renewable; a
+        plain token that cannot be renewed is used until it expires, then is a VaultAuthError.
+        """
         remaining = self.token_remaining()
         if remaining is None:
             self.login()
             return
         if remaining == float("inf") or remaining > self._token_ttl * self.renew_when_remaining:
             return
-        try:
-            auth = self._retrying("token renewal", lambda: self._client.auth.token.renew_self())["auth"]
-            self._remember_ttl(float(auth.get("lease_duration") or 0))
-            logger.info("vault_token_renewed", ttl_seconds=self._token_ttl)
-        except (hvac_exc.InvalidRequest, hvac_exc.Forbidden, VaultPermissionDenied):
-            if self.settings.auth_method == "token":
-                raise
-            logger.warning("vault_token_renewal_refused_relogging_in")
+        relogin = self.settings.auth_method != "token"
+        if self._renewable:
+            try:
+                auth = self._retrying("token renewal", lambda: self._client.auth.token.renew_self())["auth"]
+            except (hvac_exc.InvalidRequest, hvac_exc.Forbidden) as exc:
+                logger.warning("vault_token_renewal_refused", error=_first_error(exc))
+                self._renewable = False
+            else:
+                self._remember_ttl(float(auth.get("lease_duration") or 0), bool(auth.get("renewable")))
+                logger.info("vault_token_renewed", ttl_seconds=self._token_ttl)
+                return
+        if relogin:
             self.login()
+        elif remaining <= 0:
+            raise VaultAuthError("the Vault token expired and cannot be renewed: give the portal a new VAULT_TOKEN")
 
     # --- KV version 2 -------------------------------------------------------------------------------------------
     def read(self, path: str, version: int | None = None) -> tuple[dict[str, Any], int] | None:
@@ -177,12 +193,17 @@ class VaultClient:
 
     def write(self, path: str, data: dict[str, Any], *, cas: int | None = None) -> int:
         """Write a new version of a secret (check-and-set against ``cas`` when given); returns the new version."""
-        response = self._call(
-            f"write {path}",
-            lambda: self._client.secrets.kv.v2.create_or_update_secret(
-                path=path, secret=data, cas=cas, mount_point=self.settings.kv_mount
-            ),
-        )
+        try:
+            response = self._call(
+                f"write {path}",
+                lambda: self._client.secrets.kv.v2.create_or_update_secret(
+                    path=path, secret=data, cas=cas, mount_point=self.settings.kv_mount
+                ),
+            )
+        except hvac_exc.InvalidRequest as exc:
+            if "check-and-set" in str(exc):
+                raise VaultConflict(f"{path} changed since version {cas} was read; read it again and retry") from exc
+            raise VaultError(f"Vault refused write {path}: {_first_error(exc)}") from exc
         return int(response["data"]["version"])
 
     def list(self, path: str) -> list[str]:
@@ -229,13 +250,16 @@ class VaultClient:
         self.ensure_token()
         try:
             return self._retrying(what, fn)
+        except (hvac_exc.Forbidden, hvac_exc.Unauthorized):
+            # Vault answers 403 both for a policy denial and for a revoked or expired token: log in again (which
+            # fails with VaultAuthError when the credentials themselves are bad) and retry once.
+            self.login()
+        try:
+            return self._retrying(what, fn)
         except hvac_exc.Forbidden as exc:
             raise VaultPermissionDenied(
                 f"Vault denied {what}: the token's policies do not allow it ({_first_error(exc)})"
             ) from exc
-        except hvac_exc.Unauthorized:
-            self.login()
-            return self._retrying(what, fn)
 
     def _retrying(self, what: str, fn: Callable[[], T]) -> T:
         delay = self.backoff

@@ -44,6 +44,8 @@ class Command(BaseCommand):
         parser.add_argument("--retire", action="store_true", help="Afterwards, remove every key but the primary.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1")
         store = options["store"] or keyring_store_detect()
         wait = options["propagation_wait"]
         if wait is None:
