@@ -137,6 +137,24 @@ def _reload_after_commit(version: int) -> None:
     transaction.on_commit(reload)
 
 
+def _override_write(*, entry: ConfigEntry, spec: ConfigKey, value: Any, actor: User, detail: str) -> None:
+    """Store the override (None removes it), record the change, and make every process reload after commit."""
+    old = spec.display(entry.override)
+    entry.override, entry.override_set_by, entry.override_set_at = value, actor, timezone.now()
+    entry.save(update_fields=["override", "override_set_by", "override_set_at"])
+    ConfigChange.objects.create(
+        key=entry.key,
+        layer="override",
+        old_value=old,
+        new_value=spec.display(value),
+        actor=actor,
+        actor_label=actor.get_username(),
+        detail=detail,
+    )
+    _reload_after_commit(config_version_bump())
+    logger.info("config_override_changed", key=entry.key, actor=actor.get_username(), change=detail)
+
+
 def config_override_set(*, key: str, value: Any, actor: User) -> ConfigEntry:
     """Set a runtime override of a non-secret key, validated against its declaration; recorded and propagated."""
     spec = get_key(key)
@@ -154,20 +172,7 @@ def config_override_set(*, key: str, value: Any, actor: User) -> ConfigEntry:
         ) from exc
     with transaction.atomic():
         entry, _ = ConfigEntry.objects.select_for_update().get_or_create(key=key)
-        old = spec.display(entry.override)
-        entry.override, entry.override_set_by, entry.override_set_at = parsed, actor, timezone.now()
-        entry.save(update_fields=["override", "override_set_by", "override_set_at"])
-        ConfigChange.objects.create(
-            key=key,
-            layer="override",
-            old_value=old,
-            new_value=spec.display(parsed),
-            actor=actor,
-            actor_label=actor.get_username(),
-            detail="runtime override set",
-        )
-        _reload_after_commit(config_version_bump())
-    logger.info("config_override_set", key=key, actor=actor.get_username())
+        _override_write(entry=entry, spec=spec, value=parsed, actor=actor, detail="runtime override set")
     return entry
 
 
@@ -175,25 +180,10 @@ def config_override_clear(*, key: str, actor: User) -> ConfigEntry:
     """Remove a runtime override; the key falls back to the layers below."""
     spec = get_key(key)
     with transaction.atomic():
-        try:
-            entry = ConfigEntry.objects.select_for_update().get(key=key)
-        except ConfigEntry.DoesNotExist as exc:
-            raise NotFound(f"{key} has no runtime override.") from exc
-        if entry.override is None:
-            raise DomainError(f"{key} has no runtime override.", code="no_override")
-        old = spec.display(entry.override)
-        entry.override, entry.override_set_by, entry.override_set_at = None, actor, timezone.now()
-        entry.save(update_fields=["override", "override_set_by", "override_set_at"])
-        ConfigChange.objects.create(
-            key=key,
-            layer="override",
-            old_value=old,
-            new_value="",
-            actor=actor,
-            actor_label=actor.get_username(),
-            detail="runtime override removed",
-        )
-        _reload_after_commit(config_version_bump())
+        entry = ConfigEntry.objects.select_for_update().filter(key=key).first()
+        if entry is None or entry.override is None:
+            raise NotFound(f"{key} has no runtime override.")
+        _override_write(entry=entry, spec=spec, value=None, actor=actor, detail="runtime override removed")
     return entry
 
 
