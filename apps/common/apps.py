@@ -7,7 +7,11 @@ from typing import Any
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
+from apps.audit.capture import Governed
+from apps.audit.choices import AuditAction
 from apps.common.periodic import PeriodicTaskSpec
+
+PERSONAL_USER_FIELDS = ("email", "first_name", "last_name", "display_name")
 
 
 class CommonConfig(AppConfig):
@@ -25,8 +29,50 @@ class CommonConfig(AppConfig):
         ),
     ]
 
+    # Identity and access are governed: every change is captured, whatever writes it.
+    audited_models = [
+        Governed("common.User", sensitivity=20, masked=("password", *PERSONAL_USER_FIELDS), ignored=("last_login",)),
+        Governed(
+            "common.User",
+            field="groups",
+            sensitivity=25,
+            insert_action=AuditAction.PERMISSION_CHANGE,
+            delete_action=AuditAction.PERMISSION_CHANGE,
+        ),
+        Governed(
+            "common.User",
+            field="user_permissions",
+            sensitivity=25,
+            insert_action=AuditAction.PERMISSION_CHANGE,
+            delete_action=AuditAction.PERMISSION_CHANGE,
+        ),
+        Governed("auth.Group", sensitivity=20),
+        Governed(
+            "auth.Group",
+            field="permissions",
+            sensitivity=25,
+            insert_action=AuditAction.PERMISSION_CHANGE,
+            delete_action=AuditAction.PERMISSION_CHANGE,
+        ),
+        Governed(
+            "common.ApiToken",
+            sensitivity=15,
+            masked=("digest",),
+            ignored=("last_used_at", "last_used_ip"),
+            insert_action=AuditAction.TOKEN_CREATE,
+            update_action=AuditAction.TOKEN_REVOKE,
+        ),
+        Governed(
+            "django_celery_beat.PeriodicTask", sensitivity=5, ignored=("last_run_at", "total_run_count", "date_changed")
+        ),
+    ]
+
     def ready(self) -> None:
+        from apps.audit.risk import register_sensitivity
         from apps.common import checks  # noqa: F401  (registers system checks)
+
+        register_sensitivity("common.user", 20, {"administration", "support", "security", "audit", "self-service"})
+        register_sensitivity("common.apitoken", 15)
         from apps.common.api import schema  # noqa: F401  (registers OpenAPI extensions)
 
         post_migrate.connect(_sync_roles_after_last_app, dispatch_uid="common.roles_sync")

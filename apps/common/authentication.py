@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from apps.audit.choices import ActorType
+from apps.audit.context import context_for_user, set_context
 from apps.common.models import ApiToken, User
 from apps.common.selectors import api_token_for_raw
 from apps.common.services import api_token_touch
@@ -33,6 +37,8 @@ class ApiTokenAuthentication(BaseAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("The token's user is inactive."))
         api_token_touch(token=token, ip=request.META.get("REMOTE_ADDR"))
+        actor = ActorType.SERVICE if token.user.is_service_account else ActorType.TOKEN
+        set_context(replace(context_for_user(token.user), actor_type=actor, actor_token=token.prefix))
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

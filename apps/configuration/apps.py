@@ -8,6 +8,8 @@ from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_migrate
 
+from apps.audit.capture import Governed
+from apps.audit.choices import AuditAction
 from apps.common.periodic import PeriodicTaskSpec
 
 
@@ -26,8 +28,22 @@ class ConfigurationConfig(AppConfig):
         ),
     ]
 
+    audited_models = [
+        Governed(
+            "configuration.ConfigEntry",
+            sensitivity=10,
+            insert_action=AuditAction.CONFIG_CHANGE,
+            update_action=AuditAction.CONFIG_CHANGE,
+            delete_action=AuditAction.CONFIG_CHANGE,
+        ),
+        Governed("configuration.Credential", sensitivity=30, masked=("secret", "secret_extra")),
+    ]
+
     def ready(self) -> None:
+        from apps.audit.risk import register_sensitivity
         from apps.common.health import register_readiness_check
+
+        register_sensitivity("configuration.credential", 30, {"administration", "operations"})
         from apps.configuration import checks  # noqa: F401  (registers system checks)
         from apps.configuration.health import check_vault
         from apps.configuration.services import get_store

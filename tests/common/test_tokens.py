@@ -96,9 +96,9 @@ def test_last_use_is_written_at_most_once_per_window(user: User) -> None:
         client.get(ME)
     with CaptureQueriesContext(connection) as second:
         client.get(ME)
-    updates = [q["sql"] for q in first.captured_queries if q["sql"].startswith('UPDATE "common_apitoken"')]
+    updates = [q["sql"] for q in first.captured_queries if 'UPDATE "common_apitoken"' in q["sql"]]
     assert len(updates) == 1
-    assert not [q for q in second.captured_queries if q["sql"].startswith("UPDATE")]
+    assert not [q for q in second.captured_queries if "UPDATE" in q["sql"]]
 
 
 def test_token_lifetime_is_bounded(user: User, settings) -> None:

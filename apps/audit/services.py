@@ -1,0 +1,231 @@
+"""The one way to write audit events, and the chain's upkeep: sealing, purging, anchoring.
+
+Public surface: ``audit_record`` (every app), ``audit_record_read`` (views showing personal data),
+``audit_seal_pending``, ``audit_purge``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from apps.audit.canonical import canonical_payload, chain_hash, clean
+from apps.audit.choices import AuditAction, Outcome
+from apps.audit.context import AuditContext, current_context
+from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from apps.audit.risk import score
+from apps.common.logging import SENSITIVE_KEY
+
+logger = structlog.get_logger(__name__)
+MASK = "********"
+SEAL_BATCH = 2000
+
+
+def mask_changes(changes: dict[str, Any], personal: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Field-level changes with secrets and personal values masked (the fact of the change is kept)."""
+    out: dict[str, Any] = {}
+    for name, change in changes.items():
+        if name in personal or SENSITIVE_KEY.search(name):
+            if isinstance(change, dict):
+                out[name] = {side: MASK for side in change if side in ("old", "new")}
+            else:
+                out[name] = MASK
+        else:
+            out[name] = clean(change)
+    return out
+
+
+def _target_fields(
+    target: models.Model | None, target_type: str, target_id: str, target_label: str
+) -> tuple[str, str, str]:
+    if target is None:
+        return target_type, target_id, target_label
+    meta = target._meta
+    identifier = getattr(target, "public_id", None) or target.pk
+    return target_type or meta.label_lower, target_id or str(identifier), target_label or str(target)[:200]
+
+
+def audit_record(
+    *,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    changes: dict[str, Any] | None = None,
+    personal: tuple[str, ...] = (),
+    purpose: str | None = None,
+    outcome: str = Outcome.SUCCESS,
+    details: dict[str, Any] | None = None,
+    risk_factors: dict[str, int] | None = None,
+    rows: int = 0,
+    context: AuditContext | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event (pending; sealed into the chain right after commit). Never raises for odd input."""
+    ctx = context or current_context()
+    if purpose is not None:
+        ctx = replace(ctx, purpose=purpose[:200])
+    moment = occurred_at or timezone.now()
+    target_type, target_id, target_label = _target_fields(target, target_type, target_id, target_label)
+    risk_score, factors = score(
+        context=ctx,
+        action=action,
+        outcome=outcome,
+        target_type=target_type,
+        moment=moment,
+        rows=rows,
+        extra=risk_factors,
+    )
+    fields: dict[str, Any] = {
+        "occurred_at": moment,
+        "actor_type": ctx.actor_type,
+        "actor_id": ctx.actor_id[:64],
+        "actor_label": ctx.actor_label[:150],
+        "actor_token": ctx.actor_token[:16],
+        "ip": ctx.ip[:45],
+        "user_agent": ctx.user_agent[:300],
+        "request_id": ctx.request_id[:128],
+        "action": action,
+        "target_type": target_type[:100],
+        "target_id": str(target_id)[:64],
+        "target_label": str(target_label)[:200],
+        "changes": mask_changes(changes or {}, personal),
+        "purpose": ctx.purpose[:200],
+        "outcome": outcome,
+        "risk_score": risk_score,
+        "risk_factors": clean(factors),
+        "details": clean({**(details or {}), **({"rows": rows} if rows else {})}),
+    }
+    fields["payload"] = canonical_payload(fields)
+    event = AuditEvent.objects.create(**fields)
+    transaction.on_commit(audit_seal_soon)
+    return event
+
+
+def audit_record_read(
+    *,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    fields_shown: list[str],
+    purpose: str,
+    rows: int = 1,
+    action: str = AuditAction.READ,
+) -> AuditEvent:
+    """Record that personal data was shown (or exported): which fields, how many records, and why."""
+    return audit_record(
+        action=action,
+        target=target,
+        target_type=target_type,
+        target_id=target_id,
+        purpose=purpose,
+        rows=rows,
+        details={"fields": sorted(fields_shown)},
+    )
+
+
+# --- sealing ----------------------------------------------------------------------------------------------------
+def _write_seals(updates: list[tuple[int, int, str, str]]) -> None:
+    values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), %s, %s)"] * len(updates))
+    params = [v for row in updates for v in row]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only placeholders are formatted into the statement; every value is a parameter.
+            "UPDATE audit_auditevent SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = %s "  # noqa: S608
+            f"FROM (VALUES {values}) AS v(id, seq, prev_hash, hash) WHERE audit_auditevent.id = v.id",
+            [timezone.now(), *params],
+        )
+
+
+def audit_seal_pending(*, wait: bool = True, limit: int = SEAL_BATCH) -> int:
+    """Seal pending events into the chain, in batches, in the order they were written; returns how many.
+
+    With ``wait=False`` it returns at once when another process holds the chain head (it will seal them).
+    """
+    from apps.audit.rules import evaluate_rules
+
+    total = 0
+    while True:
+        with transaction.atomic():
+            heads = AuditChainHead.objects.select_for_update(skip_locked=not wait).filter(pk=1)
+            head = heads.first()
+            if head is None:
+                if not AuditChainHead.objects.filter(pk=1).exists():
+                    AuditChainHead.objects.get_or_create(pk=1)
+                    continue
+                return total  # someone else is sealing
+            pending = list(
+                AuditEvent.objects.filter(hash__isnull=True).order_by("id").values_list("id", "payload")[:limit]
+            )
+            if not pending:
+                return total
+            seq, prev = head.seq, head.hash
+            updates = []
+            for event_id, payload in pending:
+                seq += 1
+                digest = chain_hash(seq, prev, payload)
+                updates.append((event_id, seq, prev, digest))
+                prev = digest
+            _write_seals(updates)
+            head.seq, head.hash, head.updated_at = seq, prev, timezone.now()
+            head.save(update_fields=["seq", "hash", "updated_at"])
+        total += len(updates)
+        evaluate_rules(first_seq=updates[0][1], last_seq=updates[-1][1])
+        if len(pending) < limit:
+            return total
+
+
+def audit_seal_soon() -> None:
+    """After a commit that wrote events: seal them now unless another process already is (the sweeper catches up)."""
+    try:
+        audit_seal_pending(wait=False)
+    except Exception:  # sealing must never break the request that wrote the event; the sweeper retries
+        logger.exception("audit_seal_failed")
+
+
+# --- retention --------------------------------------------------------------------------------------------------
+
+
+def audit_purge(*, older_than_days: int, actor_context: AuditContext | None = None) -> dict[str, Any]:
+    """Delete sealed events older than the retention, after verifying them and recording a checkpoint.
+
+    Verification then starts from the checkpoint, so the remaining chain is still proved intact.
+    """
+    from apps.audit.verify import verify_chain
+
+    audit_seal_pending()
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    old = AuditEvent.objects.filter(seq__isnull=False, occurred_at__lt=cutoff).order_by("-seq")
+    last = old.values_list("seq", "hash").first()
+    if last is None or last[0] is None or last[1] is None:
+        return {"deleted": 0, "checkpoint": None}
+    last_seq, last_hash = int(last[0]), str(last[1])
+    report = verify_chain(to_seq=last_seq)
+    if not report.ok:
+        raise ChainBroken(report.summary())
+    with transaction.atomic():
+        checkpoint = AuditCheckpoint.objects.create(
+            seq=last_seq, hash=last_hash, reason=f"retention purge of events before {cutoff:%Y-%m-%d}"
+        )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('ecap.audit_purge', 'on', true)")
+        deleted, _ = AuditEvent.objects.filter(seq__isnull=False, seq__lte=checkpoint.seq).delete()
+    audit_record(
+        action=AuditAction.PURGE,
+        target_type="audit.auditevent",
+        context=actor_context,
+        details={"deleted": deleted, "checkpoint_seq": checkpoint.seq, "cutoff": cutoff.isoformat()},
+    )
+    logger.info("audit_purged", deleted=deleted, checkpoint_seq=checkpoint.seq)
+    return {"deleted": deleted, "checkpoint": checkpoint.seq}
+
+
+class ChainBroken(Exception):
+    """The chain failed verification; nothing was purged."""
