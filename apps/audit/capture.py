@@ -62,6 +62,8 @@ DECLARE
   rec jsonb := coalesce(new_row, old_row);
   diff jsonb := '{}';
   k text;
+  val_old jsonb;
+  val_new jsonb;
   act text;
   label text := '';
   stamp timestamptz := clock_timestamp();
@@ -71,14 +73,12 @@ BEGIN
     IF TG_OP = 'UPDATE' AND (old_row->k IS NOT DISTINCT FROM new_row->k OR k = ANY(ignored)) THEN
       CONTINUE;
     END IF;
-    IF k = ANY(masked) THEN
-      diff := diff || jsonb_build_object(k, jsonb_strip_nulls(jsonb_build_object(
-        'old', CASE WHEN old_row IS NOT NULL THEN to_jsonb('********'::text) END,
-        'new', CASE WHEN new_row IS NOT NULL THEN to_jsonb('********'::text) END)));
-    ELSE
-      diff := diff || jsonb_build_object(k,
-        jsonb_strip_nulls(jsonb_build_object('old', old_row->k, 'new', new_row->k)));
-    END IF;
+    val_old := CASE WHEN k = ANY(masked) THEN to_jsonb('********'::text) ELSE coalesce(old_row->k, 'null') END;
+    val_new := CASE WHEN k = ANY(masked) THEN to_jsonb('********'::text) ELSE coalesce(new_row->k, 'null') END;
+    diff := diff || jsonb_build_object(k, CASE TG_OP
+      WHEN 'INSERT' THEN jsonb_build_object('new', val_new)
+      WHEN 'DELETE' THEN jsonb_build_object('old', val_old)
+      ELSE jsonb_build_object('old', val_old, 'new', val_new) END);
   END LOOP;
   IF TG_OP = 'UPDATE' AND diff = '{}'::jsonb THEN
     RETURN NULL;
