@@ -43,7 +43,9 @@ class AuditConfig(AppConfig):
 
         from apps.audit import signals
         from apps.audit.context import install_on_connection
+        from apps.audit.risk import register_sensitivity
 
+        register_sensitivity("audit.auditevent", 10, {"audit", "security", "compliance"})
         signals.connect()
         connection_created.connect(install_on_connection, dispatch_uid="audit.context_wrapper")
         if connection.connection is not None:

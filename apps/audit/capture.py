@@ -54,7 +54,7 @@ def governed_models() -> list[Governed]:
 CAPTURE_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  ctx jsonb := coalesce(nullif(current_setting('ecap.audit_context', true), ''), '{}')::jsonb;
+  ctx jsonb := coalesce(nullif(replace(current_setting('ecap.audit_context', true), '\u001f', ''), ''), '{}')::jsonb;
   masked text[] := coalesce(string_to_array(nullif(TG_ARGV[2], ''), ','), '{}');
   ignored text[] := coalesce(string_to_array(nullif(TG_ARGV[3], ''), ','), '{}');
   old_row jsonb := CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END;
@@ -86,7 +86,7 @@ BEGIN
   act := CASE TG_OP WHEN 'INSERT' THEN TG_ARGV[4] WHEN 'UPDATE' THEN TG_ARGV[5] ELSE TG_ARGV[6] END;
   FOREACH k IN ARRAY ARRAY['username', 'name', 'key'] LOOP
     IF rec ? k AND NOT (k = ANY(masked)) THEN
-      label := left(rec->>k, 200);
+      label := left(replace(rec->>k, chr(31), ''), 200);
       EXIT;
     END IF;
   END LOOP;
@@ -111,11 +111,10 @@ BEGIN
     'details', jsonb_build_object('source', 'row trigger', 'table', TG_TABLE_NAME));
   INSERT INTO audit_auditevent (occurred_at, actor_type, actor_id, actor_label, actor_token, ip, user_agent,
                                 request_id, action, target_type, target_id, target_label, changes, purpose, outcome,
-                                risk_score, risk_factors, details, payload)
+                                risk_score, risk_factors, details)
   VALUES (stamp, doc->'actor'->>'type', doc->'actor'->>'id', doc->'actor'->>'label', doc->'actor'->>'token',
           doc->>'ip', left(doc->>'user_agent', 300), doc->>'request_id', act, TG_ARGV[0], doc->'target'->>'id',
-          label, diff, doc->>'purpose', 'success', TG_ARGV[1]::int, doc->'risk'->'factors', doc->'details',
-          doc::text);
+          label, diff, doc->>'purpose', 'success', TG_ARGV[1]::int, doc->'risk'->'factors', doc->'details');
   RETURN NULL;
 END
 $$;

@@ -2,8 +2,8 @@
 
 An event is written complete but *pending* (no sequence number or hash) in the writer's own transaction, so nothing
 accepted is lost; a sealer then gives pending events, in order, their sequence number, the previous event's hash and
-their own hash (SHA-256 of ``seq|prev_hash|payload``), holding the chain head's row lock only for the batch. The
-payload is the canonical JSON of the event; the columns repeat it for querying, and verification checks they agree.
+their own hash (SHA-256 of ``seq|prev_hash|canonical text``, see ``canonical.py``), holding the chain head's row lock
+only for the batch. The hash covers every column, so verification re-derives each event from what is stored.
 PostgreSQL triggers refuse every UPDATE except sealing a pending event and every DELETE except the retention purge
 of checkpointed events.
 """
@@ -41,7 +41,6 @@ class AuditEvent(models.Model):
     risk_score = models.PositiveSmallIntegerField(default=0)
     risk_factors = models.JSONField(default=dict, blank=True)
     details = models.JSONField(default=dict, blank=True)
-    payload = models.TextField(help_text="Canonical JSON of the event; what the hash covers.")
     # NULL (not "") marks a pending event: the pending index, the seal constraint and the trigger rely on it.
     prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001

@@ -7,6 +7,7 @@ does not match the resource, and a purpose that does not match the data.
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,7 +119,11 @@ def _role_mismatch(context: AuditContext, target_type: str) -> bool:
     from apps.common.roles import ROLE_RULES
 
     app_label = target_type.split(".", 1)[0]
-    user = User.objects.filter(public_id=context.actor_id).prefetch_related("groups").first()
+    try:
+        public_id = uuid.UUID(context.actor_id)
+    except ValueError:
+        return False  # not one of our users (a service name, an external identity)
+    user = User.objects.filter(public_id=public_id).prefetch_related("groups").first()
     if user is None or user.is_superuser:
         return False
     for group in user.groups.all():

@@ -6,6 +6,7 @@ Public surface: ``audit_record`` (every app), ``audit_record_read`` (views showi
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +15,13 @@ import structlog
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from apps.audit.canonical import canonical_payload, chain_hash, clean
+from apps.audit.anchors import anchors_read
+from apps.audit.canonical import CANONICAL_SQL, canonical_text, chain_hash, clean
 from apps.audit.choices import AuditAction, Outcome
 from apps.audit.context import AuditContext, current_context
 from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from apps.audit.risk import score
+from apps.audit.verify import VerifyReport, verify_chain
 from apps.common.logging import SENSITIVE_KEY
 
 logger = structlog.get_logger(__name__)
@@ -85,24 +88,23 @@ def audit_record(
     fields: dict[str, Any] = {
         "occurred_at": moment,
         "actor_type": ctx.actor_type,
-        "actor_id": ctx.actor_id[:64],
-        "actor_label": ctx.actor_label[:150],
-        "actor_token": ctx.actor_token[:16],
-        "ip": ctx.ip[:45],
-        "user_agent": ctx.user_agent[:300],
-        "request_id": ctx.request_id[:128],
+        "actor_id": clean(ctx.actor_id)[:64],
+        "actor_label": clean(ctx.actor_label)[:150],
+        "actor_token": clean(ctx.actor_token)[:16],
+        "ip": clean(ctx.ip)[:45],
+        "user_agent": clean(ctx.user_agent)[:300],
+        "request_id": clean(ctx.request_id)[:128],
         "action": action,
-        "target_type": target_type[:100],
-        "target_id": str(target_id)[:64],
-        "target_label": str(target_label)[:200],
+        "target_type": clean(target_type)[:100],
+        "target_id": clean(str(target_id))[:64],
+        "target_label": clean(str(target_label))[:200],
         "changes": mask_changes(changes or {}, personal),
-        "purpose": ctx.purpose[:200],
+        "purpose": clean(ctx.purpose)[:200],
         "outcome": outcome,
         "risk_score": risk_score,
         "risk_factors": clean(factors),
         "details": clean({**(details or {}), **({"rows": rows} if rows else {})}),
     }
-    fields["payload"] = canonical_payload(fields)
     event = AuditEvent.objects.create(**fields)
     transaction.on_commit(audit_seal_soon)
     return event
@@ -143,6 +145,41 @@ def _write_seals(updates: list[tuple[int, int, str, str]]) -> None:
         )
 
 
+CANONICAL_FIELDS = (
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "actor_token",
+    "ip",
+    "user_agent",
+    "request_id",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "changes",
+    "purpose",
+    "outcome",
+    "risk_score",
+    "risk_factors",
+    "details",
+)
+
+
+def _pending_canonical(limit: int) -> list[tuple[int, str]]:
+    """The oldest pending events with their canonical text, rendered by PostgreSQL where possible."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, {CANONICAL_SQL} FROM audit_auditevent WHERE hash IS NULL ORDER BY id LIMIT %s",  # noqa: S608
+                [limit],
+            )
+            return [(row[0], row[1]) for row in cursor.fetchall()]
+    rows = AuditEvent.objects.filter(hash__isnull=True).order_by("id").values("id", *CANONICAL_FIELDS)[:limit]
+    return [(row["id"], canonical_text(row)) for row in rows]
+
+
 def audit_seal_pending(*, wait: bool = True, limit: int = SEAL_BATCH) -> int:
     """Seal pending events into the chain, in batches, in the order they were written; returns how many.
 
@@ -160,16 +197,14 @@ def audit_seal_pending(*, wait: bool = True, limit: int = SEAL_BATCH) -> int:
                     AuditChainHead.objects.get_or_create(pk=1)
                     continue
                 return total  # someone else is sealing
-            pending = list(
-                AuditEvent.objects.filter(hash__isnull=True).order_by("id").values_list("id", "payload")[:limit]
-            )
+            pending = _pending_canonical(limit)
             if not pending:
                 return total
             seq, prev = head.seq, head.hash
             updates = []
-            for event_id, payload in pending:
+            for event_id, canonical in pending:
                 seq += 1
-                digest = chain_hash(seq, prev, payload)
+                digest = chain_hash(seq, prev, canonical)
                 updates.append((event_id, seq, prev, digest))
                 prev = digest
             _write_seals(updates)
@@ -181,12 +216,45 @@ def audit_seal_pending(*, wait: bool = True, limit: int = SEAL_BATCH) -> int:
             return total
 
 
+SEAL_MIN_INTERVAL = 0.2  # seconds between one process's sealing attempts: under load, batches grow instead
+_last_seal_attempt = 0.0
+
+
 def audit_seal_soon() -> None:
-    """After a commit that wrote events: seal them now unless another process already is (the sweeper catches up)."""
+    """After a commit that wrote events: seal what is pending, at most every SEAL_MIN_INTERVAL per process and never
+    waiting for another sealer (whoever holds the head seals ours too; the beat sweeper catches the rest)."""
+    global _last_seal_attempt
+    now = time.monotonic()
+    if now - _last_seal_attempt < SEAL_MIN_INTERVAL:
+        return
+    _last_seal_attempt = now
     try:
         audit_seal_pending(wait=False)
     except Exception:  # sealing must never break the request that wrote the event; the sweeper retries
         logger.exception("audit_seal_failed")
+
+
+# --- verification runs ------------------------------------------------------------------------------------------
+PROBLEMS_KEPT = 10
+CHAIN_BROKEN_RISK = 80
+
+
+def audit_verify_run(*, context: AuditContext | None = None) -> VerifyReport:
+    """Seal what is pending, verify the whole chain against the external anchors, and record the run."""
+    audit_seal_pending()
+    report = verify_chain(anchors=anchors_read())
+    details = report.as_dict()
+    problems = details.pop("problems")
+    details["problems_total"] = len(problems)
+    details["problems"] = problems[:PROBLEMS_KEPT]
+    audit_record(
+        action=AuditAction.VERIFY,
+        target_type="audit.auditevent",
+        details=details,
+        risk_factors=None if report.ok else {"chain_broken": CHAIN_BROKEN_RISK},
+        context=context,
+    )
+    return report
 
 
 # --- retention --------------------------------------------------------------------------------------------------
@@ -197,8 +265,6 @@ def audit_purge(*, older_than_days: int, actor_context: AuditContext | None = No
 
     Verification then starts from the checkpoint, so the remaining chain is still proved intact.
     """
-    from apps.audit.verify import verify_chain
-
     audit_seal_pending()
     cutoff = timezone.now() - timedelta(days=older_than_days)
     old = AuditEvent.objects.filter(seq__isnull=False, occurred_at__lt=cutoff).order_by("-seq")

@@ -1,5 +1,5 @@
-"""Verification of the chain: every event's hash, every link, contiguous sequence numbers, columns that agree with
-the hashed payload, and the anchors written outside the database (so a cut-off tail is caught too).
+"""Verification of the chain: every event's hash re-derived from its stored columns, every link, contiguous sequence
+numbers, and the anchors written outside the database (so a cut-off tail is caught too).
 
 On PostgreSQL the work runs in the database (sha256 and jsonb there), split across connections; elsewhere in Python.
 Both report the first bad sequence number and why.
@@ -7,30 +7,20 @@ Both report the first bad sequence number and why.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, connections
 
-from apps.audit.canonical import chain_hash, event_document
+from apps.audit.canonical import CANONICAL_SQL, SEPARATOR, canonical_text, chain_hash
 from apps.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEvent
 
-PG_EXPECTED_PAYLOAD = """jsonb_build_object(
-  'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-  'actor', jsonb_build_object('type', actor_type, 'id', actor_id, 'label', actor_label, 'token', actor_token),
-  'ip', ip, 'user_agent', user_agent, 'request_id', request_id, 'action', action,
-  'target', jsonb_build_object('type', target_type, 'id', target_id, 'label', target_label),
-  'changes', changes, 'purpose', purpose, 'outcome', outcome,
-  'risk', jsonb_build_object('score', risk_score, 'factors', risk_factors), 'details', details)"""
-
-# The range comes as parameters; the fixed payload expression above is spliced in below.
+HASH_MISMATCH = "hash mismatch: the stored event differs from what was sealed (modified, reordered or rehashed)"
 PG_FIRST_BAD = """
 WITH chain AS (
-  SELECT seq, prev_hash, hash, payload, lag(seq) OVER w AS before_seq, lag(hash) OVER w AS before_hash,
-         occurred_at, actor_type, actor_id, actor_label, actor_token, ip, user_agent, request_id, action,
-         target_type, target_id, target_label, changes, purpose, outcome, risk_score, risk_factors, details
+  SELECT seq, prev_hash, hash, lag(seq) OVER w AS before_seq, lag(hash) OVER w AS before_hash,
+         encode(sha256(convert_to(seq::text || '|' || prev_hash || '|' || CANONICAL, 'UTF8')), 'hex') AS derived
   FROM audit_auditevent
   WHERE seq BETWEEN %(low)s - 1 AND %(high)s
   WINDOW w AS (ORDER BY seq)
@@ -41,19 +31,16 @@ SELECT seq,
       THEN 'sequence gap after ' || before_seq || ' (deleted event)'
     WHEN before_hash IS NOT NULL AND prev_hash <> before_hash
       THEN 'broken link: prev_hash differs from event ' || before_seq
-    WHEN hash <> encode(sha256(convert_to(seq::text || '|' || prev_hash || '|' || payload, 'UTF8')), 'hex')
-      THEN 'hash mismatch (payload, order or hash altered)'
-    WHEN payload::jsonb <> EXPECTED_PAYLOAD THEN 'columns differ from the hashed payload (event modified)'
+    ELSE 'HASH_MISMATCH'
   END AS reason
 FROM chain
 WHERE seq >= %(low)s AND (
   (before_seq IS NOT NULL AND seq <> before_seq + 1)
   OR (before_hash IS NOT NULL AND prev_hash <> before_hash)
-  OR hash <> encode(sha256(convert_to(seq::text || '|' || prev_hash || '|' || payload, 'UTF8')), 'hex')
-  OR payload::jsonb <> EXPECTED_PAYLOAD)
+  OR hash <> derived)
 ORDER BY seq
 LIMIT 1
-""".replace("EXPECTED_PAYLOAD", PG_EXPECTED_PAYLOAD)
+""".replace("CANONICAL", CANONICAL_SQL).replace("HASH_MISMATCH", HASH_MISMATCH)
 
 
 @dataclass
@@ -189,48 +176,49 @@ def _verify_pg(report: VerifyReport, low: int, high: int, workers: int) -> None:
 
 
 def _verify_python(report: VerifyReport, low: int, high: int) -> None:
+    """Re-derive every hash in Python (databases without sha256; and as an independent check on PostgreSQL)."""
+    from apps.audit.services import CANONICAL_FIELDS
+
     previous = AuditEvent.objects.filter(seq=low - 1).values_list("hash", flat=True).first()
     expected_seq = low
-    columns = [
-        "seq",
-        "prev_hash",
-        "hash",
-        "payload",
-        "occurred_at",
-        "actor_type",
-        "actor_id",
-        "actor_label",
-        "actor_token",
-        "ip",
-        "user_agent",
-        "request_id",
-        "action",
-        "target_type",
-        "target_id",
-        "target_label",
-        "changes",
-        "purpose",
-        "outcome",
-        "risk_score",
-        "risk_factors",
-        "details",
-    ]
-    rows = AuditEvent.objects.filter(seq__gte=low, seq__lte=high).order_by("seq").values(*columns)
-    for row in rows.iterator(chunk_size=5000):
-        seq = row["seq"]
+    if connection.vendor == "postgresql":
+        # JSON columns and the time exactly as stored, not re-rendered from Python floats or time zones.
+        rows: Any = _pg_rows(low, high)
+    else:
+        rows = (
+            (r["seq"], r["prev_hash"], r["hash"], canonical_text(r))
+            for r in AuditEvent.objects.filter(seq__gte=low, seq__lte=high)
+            .order_by("seq")
+            .values("seq", "prev_hash", "hash", *CANONICAL_FIELDS)
+            .iterator(chunk_size=5000)
+        )
+    for seq, prev_hash, digest, canonical in rows:
         if seq != expected_seq:
             report.fail(seq, f"sequence gap after {expected_seq - 1} (deleted event)")
             return
-        if previous is not None and row["prev_hash"] != previous:
+        if previous is not None and prev_hash != previous:
             report.fail(seq, f"broken link: prev_hash differs from event {seq - 1}")
             return
-        if row["hash"] != chain_hash(seq, row["prev_hash"], row["payload"]):
-            report.fail(seq, "hash mismatch (payload, order or hash altered)")
+        if digest != chain_hash(seq, prev_hash, canonical):
+            report.fail(
+                seq, "hash mismatch: the stored event differs from what was sealed (modified, reordered or rehashed)"
+            )
             return
-        if json.loads(row["payload"]) != event_document(row):
-            report.fail(seq, "columns differ from the hashed payload (event modified)")
-            return
-        previous, expected_seq = row["hash"], seq + 1
+        previous, expected_seq = digest, seq + 1
+
+
+def _pg_rows(low: int, high: int) -> Any:
+    columns = """seq, prev_hash, hash, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      actor_type, actor_id, actor_label, actor_token, ip, user_agent, request_id, action, target_type, target_id,
+      target_label, changes::text, purpose, outcome, risk_score::text, risk_factors::text, details::text"""
+    with connection.connection.cursor(name="audit_verify") as cursor:
+        cursor.itersize = 10_000
+        cursor.execute(
+            f"SELECT {columns} FROM audit_auditevent WHERE seq BETWEEN %s AND %s ORDER BY seq",  # noqa: S608
+            [low, high],
+        )
+        for row in cursor:
+            yield row[0], row[1], row[2], SEPARATOR.join(row[3:])
 
 
 def _check_anchors(report: VerifyReport, anchors: list[dict[str, Any]], head_seq: int | None) -> None:

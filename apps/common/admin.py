@@ -7,14 +7,17 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.audit.access import AuditedReadAdminMixin
 from apps.common.errors import DomainError
 from apps.common.models import ApiToken, User
 from apps.common.services import api_token_revoke
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
-    """Users with their roles (groups), time zone and service-account flag."""
+class UserAdmin(AuditedReadAdminMixin, DjangoUserAdmin):
+    """Users with their roles (groups), time zone and service-account flag; showing them is a recorded read."""
+
+    personal_fields = ("email", "first_name", "last_name", "display_name")
 
     list_display = ("username", "display_name", "email", "is_active", "is_staff", "is_service_account", "roles")
     list_filter = ("is_active", "is_staff", "is_superuser", "is_service_account", "groups")

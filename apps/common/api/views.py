@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from apps.audit.access import record_api_read
 from apps.common.api.filters import ApiTokenFilter
 from apps.common.api.serializers import (
     ApiTokenCreatedSerializer,
@@ -49,6 +50,13 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         user = request_user(request)
         prefetch_related_objects([user], "groups")
+        record_api_read(
+            request,
+            target=user,
+            fields=["username", "display_name", "email", "time_zone"],
+            rows=1,
+            default_purpose="self-service",
+        )
         return Response(UserSerializer(user).data)
 
 
