@@ -79,10 +79,11 @@ def anchors_read() -> list[dict[str, Any]]:
             return []
         client = s3_client()
         found = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                found.append(json.loads(body))
+        # Every version, not just the current objects: a delete marker must never hide a locked anchor.
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for version in page.get("Versions", []):
+                obj = client.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+                found.append(json.loads(obj["Body"].read()))
         return sorted(found, key=lambda a: a["seq"])
     path = _anchor_file()
     if not path.exists():

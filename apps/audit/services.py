@@ -267,8 +267,13 @@ def audit_purge(*, older_than_days: int, actor_context: AuditContext | None = No
     """
     audit_seal_pending()
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    old = AuditEvent.objects.filter(seq__isnull=False, occurred_at__lt=cutoff).order_by("-seq")
-    last = old.values_list("seq", "hash").first()
+    sealed = AuditEvent.objects.filter(seq__isnull=False)
+    # Purge a prefix of the chain: up to just before the first event still inside the retention.
+    first_kept = sealed.filter(occurred_at__gte=cutoff).order_by("seq").values_list("seq", flat=True).first()
+    prefix = sealed.filter(occurred_at__lt=cutoff)
+    if first_kept is not None:
+        prefix = prefix.filter(seq__lt=first_kept)
+    last = prefix.order_by("-seq").values_list("seq", "hash").first()
     if last is None or last[0] is None or last[1] is None:
         return {"deleted": 0, "checkpoint": None}
     last_seq, last_hash = int(last[0]), str(last[1])
@@ -283,6 +288,9 @@ def audit_purge(*, older_than_days: int, actor_context: AuditContext | None = No
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('ecap.audit_purge', 'on', true)")
         deleted, _ = AuditEvent.objects.filter(seq__isnull=False, seq__lte=checkpoint.seq).delete()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # purge mode ends with the delete, not with an outer transaction
+                cursor.execute("SELECT set_config('ecap.audit_purge', 'off', true)")
     audit_record(
         action=AuditAction.PURGE,
         target_type="audit.auditevent",

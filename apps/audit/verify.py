@@ -92,6 +92,29 @@ def _start() -> tuple[int, str]:
     return (checkpoint.seq + 1, checkpoint.hash) if checkpoint else (1, GENESIS_HASH)
 
 
+def _check_checkpoint(report: VerifyReport, lowest: int, highest: int) -> tuple[int, str] | None:
+    """The start the checkpoint allows, or None (and a failure) when the checkpoint does not fit the chain.
+
+    Events at or below a checkpoint should be gone; if some remain, the checkpoint must match the event it names and
+    verification covers them too, so a forged checkpoint can never hide events from it.
+    """
+    checkpoint = AuditCheckpoint.objects.order_by("-seq").first()
+    if checkpoint is None:
+        return 1, GENESIS_HASH
+    if checkpoint.seq < lowest - 1:
+        report.fail(
+            checkpoint.seq + 1, f"events #{checkpoint.seq + 1}..#{lowest - 1} after the last checkpoint are gone"
+        )
+        return None
+    if checkpoint.seq >= lowest:
+        stored = AuditEvent.objects.filter(seq=checkpoint.seq).values_list("hash", flat=True).first()
+        if stored != checkpoint.hash or checkpoint.seq > highest:
+            report.fail(checkpoint.seq, f"checkpoint #{checkpoint.seq} does not match the chain (forged or stale)")
+            return None
+        return (1, GENESIS_HASH) if lowest == 1 else (lowest, "")
+    return checkpoint.seq + 1, checkpoint.hash
+
+
 def verify_chain(
     *,
     from_seq: int | None = None,
@@ -101,22 +124,26 @@ def verify_chain(
 ) -> VerifyReport:
     """Verify the sealed chain (all of it, or ``from_seq``..``to_seq``) and the given anchors."""
     report = VerifyReport()
-    start_seq, start_hash = _start()
     bounds = AuditEvent.objects.filter(seq__isnull=False).aggregate(lo=models_min("seq"), hi=models_max("seq"))
     report.pending = AuditEvent.objects.filter(hash__isnull=True).count()
     if bounds["lo"] is None:
+        start_seq, _ = _start()
         if start_seq > 1:
             report.fail(start_seq, "every event after the last checkpoint is gone")
         _check_anchors(report, anchors or [], None)
         return report
+    start = _check_checkpoint(report, bounds["lo"], bounds["hi"])
+    start_seq, start_hash = start if start is not None else (bounds["lo"], "")
     low = max(from_seq or start_seq, bounds["lo"])
     high = min(to_seq or bounds["hi"], bounds["hi"])
     report.first_seq, report.last_seq = low, high
+    if low > high:
+        return report  # nothing in that range
     if low == bounds["lo"]:
         first = AuditEvent.objects.filter(seq=bounds["lo"]).values("seq", "prev_hash").get()
         if first["seq"] != start_seq:
             report.fail(start_seq, f"chain starts at #{first['seq']}, expected #{start_seq} (events deleted)")
-        elif first["prev_hash"] != start_hash:
+        elif start_hash and first["prev_hash"] != start_hash:
             report.fail(first["seq"], "first event does not link to the genesis hash or the checkpoint")
     if connection.vendor == "postgresql":
         _verify_pg(report, low, high, workers)

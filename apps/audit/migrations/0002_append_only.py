@@ -1,4 +1,5 @@
-"""The chain head row, and PostgreSQL triggers that make audit events append-only."""
+"""The chain head row, and PostgreSQL triggers that make the audit log append-only: events enter pending and are
+only ever sealed, the head only advances onto sealed events, checkpoints name real events and are never changed."""
 
 from django.db import migrations
 
@@ -35,6 +36,52 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION audit_event_insert_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Events enter the chain only through the sealer: nobody may insert one that claims to be sealed already.
+  IF NEW.seq IS NOT NULL OR NEW.hash IS NOT NULL OR NEW.prev_hash IS NOT NULL THEN
+    RAISE EXCEPTION 'audit events are inserted pending; only the sealer gives them a place in the chain'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION audit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    RAISE EXCEPTION 'the audit chain head cannot be deleted' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- The head only moves forward, and only onto a sealed event with that very hash.
+  IF NEW.seq < OLD.seq OR (NEW.seq > 0 AND NEW.hash IS DISTINCT FROM
+      (SELECT hash FROM audit_auditevent WHERE seq = NEW.seq)) THEN
+    RAISE EXCEPTION 'the audit chain head may only advance to a sealed event' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION audit_checkpoint_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    RAISE EXCEPTION 'audit checkpoints are append-only' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- A checkpoint names an existing sealed event, by its hash, before the purge deletes it.
+  IF NEW.hash IS DISTINCT FROM (SELECT hash FROM audit_auditevent WHERE seq = NEW.seq) THEN
+    RAISE EXCEPTION 'an audit checkpoint must name a sealed event and its hash' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER audit_event_insert_pending BEFORE INSERT ON audit_auditevent
+  FOR EACH ROW EXECUTE FUNCTION audit_event_insert_pending();
+CREATE TRIGGER audit_head_guard BEFORE UPDATE OR DELETE ON audit_auditchainhead
+  FOR EACH ROW EXECUTE FUNCTION audit_head_guard();
+CREATE TRIGGER audit_checkpoint_guard BEFORE INSERT OR UPDATE OR DELETE ON audit_auditcheckpoint
+  FOR EACH ROW EXECUTE FUNCTION audit_checkpoint_guard();
+CREATE TRIGGER audit_checkpoint_no_truncate BEFORE TRUNCATE ON audit_auditcheckpoint
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_event_no_truncate();
 CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_auditevent
   FOR EACH ROW EXECUTE FUNCTION audit_event_guard();
 CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_auditevent
@@ -42,6 +89,13 @@ CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_auditevent
 """
 
 UNGUARD = """
+DROP TRIGGER IF EXISTS audit_event_insert_pending ON audit_auditevent;
+DROP TRIGGER IF EXISTS audit_head_guard ON audit_auditchainhead;
+DROP TRIGGER IF EXISTS audit_checkpoint_guard ON audit_auditcheckpoint;
+DROP TRIGGER IF EXISTS audit_checkpoint_no_truncate ON audit_auditcheckpoint;
+DROP FUNCTION IF EXISTS audit_event_insert_pending();
+DROP FUNCTION IF EXISTS audit_head_guard();
+DROP FUNCTION IF EXISTS audit_checkpoint_guard();
 DROP TRIGGER IF EXISTS audit_event_append_only ON audit_auditevent;
 DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_auditevent;
 DROP FUNCTION IF EXISTS audit_event_guard();
