@@ -238,7 +238,9 @@ def _pg_rows(low: int, high: int) -> Any:
     columns = """seq, prev_hash, hash, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
       actor_type, actor_id, actor_label, actor_token, ip, user_agent, request_id, action, target_type, target_id,
       target_label, changes::text, purpose, outcome, risk_score::text, risk_factors::text, details::text"""
-    with connection.connection.cursor(name="audit_verify") as cursor:
+    from django.db import transaction
+
+    with transaction.atomic(), connection.connection.cursor(name="audit_verify") as cursor:  # server-side cursor
         cursor.itersize = 10_000
         cursor.execute(
             f"SELECT {columns} FROM audit_auditevent WHERE seq BETWEEN %s AND %s ORDER BY seq",  # noqa: S608

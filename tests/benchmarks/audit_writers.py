@@ -42,6 +42,29 @@ def write(kind: str, count: int, start_at: float, env: dict[str, str], writer: i
         ended = time.time()
         connection.close()
         return started, ended, count_done
+    if kind == "raw":
+        import json
+
+        raw = connection.connection
+        raw.autocommit = True
+        with raw.cursor() as cursor:
+            for i in range(count):
+                cursor.execute(
+                    "INSERT INTO audit_auditevent (occurred_at, actor_type, actor_id, actor_label, actor_token, ip, "
+                    "user_agent, request_id, action, target_type, target_id, target_label, changes, purpose, outcome, "
+                    "risk_score, risk_factors, details) VALUES (now(), 'service', %s, %s, '', '', '', '', 'update', "
+                    "'bench.item', %s, '', %s, '', 'success', 0, '{}', '{}') RETURNING id",
+                    [
+                        context.actor_id,
+                        context.actor_label,
+                        f"{writer}-{i}",
+                        json.dumps({"n": {"old": i, "new": i + 1}}),
+                    ],
+                )
+                cursor.fetchone()
+        ended = time.time()
+        connection.close()
+        return started, ended, count
     for i in range(count):
         if kind == "plain":
             fields: dict[str, Any] = {

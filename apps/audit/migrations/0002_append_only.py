@@ -9,8 +9,13 @@ BEGIN
   IF TG_OP = 'UPDATE' THEN
     -- The one update allowed: sealing a pending event, changing nothing but its seal.
     IF OLD.hash IS NULL AND NEW.hash IS NOT NULL
-       AND (to_jsonb(OLD) - ARRAY['seq', 'prev_hash', 'hash', 'sealed_at'])
-         = (to_jsonb(NEW) - ARRAY['seq', 'prev_hash', 'hash', 'sealed_at']) THEN
+       AND (NEW.id, NEW.occurred_at, NEW.actor_type, NEW.actor_id, NEW.actor_label, NEW.actor_token, NEW.ip,
+            NEW.user_agent, NEW.request_id, NEW.action, NEW.target_type, NEW.target_id, NEW.target_label,
+            NEW.changes, NEW.purpose, NEW.outcome, NEW.risk_score, NEW.risk_factors, NEW.details)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.occurred_at, OLD.actor_type, OLD.actor_id, OLD.actor_label, OLD.actor_token, OLD.ip,
+            OLD.user_agent, OLD.request_id, OLD.action, OLD.target_type, OLD.target_id, OLD.target_label,
+            OLD.changes, OLD.purpose, OLD.outcome, OLD.risk_score, OLD.risk_factors, OLD.details) THEN
       RETURN NEW;
     END IF;
     RAISE EXCEPTION 'audit events are append-only: UPDATE of event % refused', OLD.id
