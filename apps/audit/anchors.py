@@ -23,7 +23,7 @@ logger = structlog.get_logger(__name__)
 
 def _anchor_file() -> Path:
     path = Path(config_get("audit.anchor_file"))
-    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+    return path if path.is_absolute() else Path(settings.VAR_DIR) / path
 
 
 def s3_client() -> Any:

@@ -36,7 +36,12 @@ declare(
     "Where the daily anchor of the chain head goes: file or s3.",
     choices=("file", "s3"),
 )
-declare("audit.anchor_file", "str", "var/audit-anchors.jsonl", "Anchor file (JSON lines), relative to the project.")
+declare(
+    "audit.anchor_file",
+    "str",
+    "audit-anchors.jsonl",
+    "Anchor file (JSON lines); a relative path is under PORTAL_VAR_DIR.",
+)
 declare("audit.anchor_s3_bucket", "str", "", "S3 bucket (with Object Lock enabled) for anchors.")
 declare("audit.anchor_s3_prefix", "str", "audit-anchors/", "Key prefix of anchor objects.")
 declare(

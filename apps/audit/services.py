@@ -167,11 +167,12 @@ def _write_seals(updates: list[tuple[int, int, str, str]]) -> None:
     values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), %s, %s)"] * len(updates))
     params = [v for row in updates for v in row]
     with connection.cursor() as cursor:
+        # Only placeholders are formatted into the statement; every value is a parameter. (PostgreSQL and SQLite.)
         cursor.execute(
-            # Only placeholders are formatted into the statement; every value is a parameter.
-            "UPDATE audit_auditevent SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = %s "  # noqa: S608
-            f"FROM (VALUES {values}) AS v(id, seq, prev_hash, hash) WHERE audit_auditevent.id = v.id",
-            [timezone.now(), *params],
+            f"WITH v(id, seq, prev_hash, hash) AS (VALUES {values}) "  # noqa: S608
+            "UPDATE audit_auditevent SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = %s "
+            "FROM v WHERE audit_auditevent.id = v.id",
+            [*params, timezone.now()],
         )
 
 

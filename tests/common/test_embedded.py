@@ -92,6 +92,9 @@ def test_embedded_mode_serves_and_runs_scheduled_tasks_without_external_servers(
         proc.wait(timeout=40)
         log.close()
     assert proc.returncode == 0
+    # The audit trail of the embedded mode (model signals on SQLite) seals and verifies too.
+    verified = manage(env, "audit_verify")
+    assert verified.startswith("chain intact: events #1..")
     deadline = time.monotonic() + 20
     while group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
