@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 SEPARATOR = "\x1f"
-TEXT_COLUMNS = (
+# The columns the canonical text covers, in order (everything but the id and the seal).
+CANONICAL_FIELDS = (
+    "occurred_at",
     "actor_type",
     "actor_id",
     "actor_label",
@@ -27,7 +29,14 @@ TEXT_COLUMNS = (
     "target_type",
     "target_id",
     "target_label",
+    "changes",
+    "purpose",
+    "outcome",
+    "risk_score",
+    "risk_factors",
+    "details",
 )
+TEXT_COLUMNS = CANONICAL_FIELDS[1:12]
 CANONICAL_SQL = """concat_ws(E'\\x1f',
   to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_type, actor_id, actor_label,
   actor_token, ip, user_agent, request_id, action, target_type, target_id, target_label, changes::text, purpose,

@@ -17,7 +17,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.audit.anchors import anchors_read
-from apps.audit.canonical import CANONICAL_SQL, canonical_text, chain_hash, clean
+from apps.audit.canonical import CANONICAL_FIELDS, CANONICAL_SQL, canonical_text, chain_hash, clean
 from apps.audit.choices import AuditAction, Outcome
 from apps.audit.context import AuditContext, current_context
 from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -174,28 +174,6 @@ def _write_seals(updates: list[tuple[int, int, str, str]]) -> None:
             "FROM v WHERE audit_auditevent.id = v.id",
             [*params, timezone.now()],
         )
-
-
-CANONICAL_FIELDS = (
-    "occurred_at",
-    "actor_type",
-    "actor_id",
-    "actor_label",
-    "actor_token",
-    "ip",
-    "user_agent",
-    "request_id",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "changes",
-    "purpose",
-    "outcome",
-    "risk_score",
-    "risk_factors",
-    "details",
-)
 
 
 def _pending_canonical(limit: int) -> list[tuple[int, str]]:

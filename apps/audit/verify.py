@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection, connections
 
-from apps.audit.canonical import CANONICAL_SQL, SEPARATOR, canonical_text, chain_hash
+from apps.audit.canonical import CANONICAL_FIELDS, CANONICAL_SQL, SEPARATOR, canonical_text, chain_hash
 from apps.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEvent
 
 HASH_MISMATCH = "hash mismatch: the stored event differs from what was sealed (modified, reordered or rehashed)"
@@ -204,8 +204,6 @@ def _verify_pg(report: VerifyReport, low: int, high: int, workers: int) -> None:
 
 def _verify_python(report: VerifyReport, low: int, high: int) -> None:
     """Re-derive every hash in Python (databases without sha256; and as an independent check on PostgreSQL)."""
-    from apps.audit.services import CANONICAL_FIELDS
-
     previous = AuditEvent.objects.filter(seq=low - 1).values_list("hash", flat=True).first()
     expected_seq = low
     if connection.vendor == "postgresql":

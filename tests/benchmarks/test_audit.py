@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
-from apps.audit.canonical import canonical_text, chain_hash, jsonb_text
+from apps.audit.canonical import CANONICAL_FIELDS, canonical_text, chain_hash, jsonb_text
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.services import audit_seal_pending
 from apps.audit.verify import VerifyReport, _verify_python, verify_chain
@@ -74,30 +74,7 @@ def bulk_chain(count: int) -> None:
     head = AuditChainHead.objects.get(pk=1)
     seq, prev = head.seq, head.hash
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    columns = (
-        "seq",
-        "occurred_at",
-        "actor_type",
-        "actor_id",
-        "actor_label",
-        "actor_token",
-        "ip",
-        "user_agent",
-        "request_id",
-        "action",
-        "target_type",
-        "target_id",
-        "target_label",
-        "changes",
-        "purpose",
-        "outcome",
-        "risk_score",
-        "risk_factors",
-        "details",
-        "prev_hash",
-        "hash",
-        "sealed_at",
-    )
+    columns = ("seq", *CANONICAL_FIELDS, "prev_hash", "hash", "sealed_at")
     raw = connection.connection
     with raw.cursor() as cursor:
         # Fixture data arrives sealed, which the database refuses from anyone but the sealer: allow it for the load.
