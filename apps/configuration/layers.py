@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from abc import ABC, abstractmethod
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,15 +42,16 @@ class LayerResult:
     versions: dict[str, int] = field(default_factory=dict)  # Vault: version of each secret path
 
 
-class Layer:
+class Layer(ABC):
     """Base of the layers."""
 
     name = ""
     reloadable = False  # re-read on every reload (Vault, overrides); others are read once per process
     needs_database = False
 
+    @abstractmethod
     def load(self, known: Mapping[str, ConfigKey]) -> LayerResult:
-        raise NotImplementedError
+        """Everything this layer holds now, checked against the declared keys."""
 
 
 class DefaultsLayer(Layer):
