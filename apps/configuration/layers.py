@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import time
-from abc import ABC, abstractmethod
 import tomllib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
