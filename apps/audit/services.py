@@ -117,7 +117,7 @@ _JSON_FIELDS = ("changes", "risk_factors", "details")
 def _insert(fields: dict[str, Any]) -> AuditEvent:
     """One INSERT … RETURNING, without the ORM's per-save work: this is the hot path of every audited action."""
     names = list(fields)
-    placeholders = ", ".join(
+    markers = ", ".join(
         "CAST(%s AS jsonb)" if name in _JSON_FIELDS and connection.vendor == "postgresql" else "%s" for name in names
     )
     values = [
@@ -126,7 +126,7 @@ def _insert(fields: dict[str, Any]) -> AuditEvent:
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO audit_auditevent ({', '.join(names)}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
+            f"INSERT INTO audit_auditevent ({', '.join(names)}) VALUES ({markers}) RETURNING id",  # noqa: S608
             values,
         )
         event_id = cursor.fetchone()[0]
@@ -167,7 +167,7 @@ def _write_seals(updates: list[tuple[int, int, str, str]]) -> None:
     values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), %s, %s)"] * len(updates))
     params = [v for row in updates for v in row]
     with connection.cursor() as cursor:
-        # Only placeholders are formatted into the statement; every value is a parameter. (PostgreSQL and SQLite.)
+        # Only parameter markers are formatted into the statement; every value is a parameter (PostgreSQL, SQLite).
         cursor.execute(
             f"WITH v(id, seq, prev_hash, hash) AS (VALUES {values}) "  # noqa: S608
             "UPDATE audit_auditevent SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = %s "
