@@ -37,6 +37,7 @@ CANONICAL_FIELDS = (
     "details",
 )
 TEXT_COLUMNS = CANONICAL_FIELDS[1:12]
+JSON_FIELDS = ("changes", "risk_factors", "details")
 CANONICAL_SQL = """concat_ws(E'\\x1f',
   to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_type, actor_id, actor_label,
   actor_token, ip, user_agent, request_id, action, target_type, target_id, target_label, changes::text, purpose,

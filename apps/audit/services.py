@@ -17,7 +17,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.audit.anchors import anchors_read
-from apps.audit.canonical import CANONICAL_FIELDS, CANONICAL_SQL, canonical_text, chain_hash, clean
+from apps.audit.canonical import CANONICAL_FIELDS, CANONICAL_SQL, JSON_FIELDS, canonical_text, chain_hash, clean
 from apps.audit.choices import AuditAction, Outcome
 from apps.audit.context import AuditContext, current_context
 from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -111,17 +111,14 @@ def audit_record(
     return event
 
 
-_JSON_FIELDS = ("changes", "risk_factors", "details")
-
-
 def _insert(fields: dict[str, Any]) -> AuditEvent:
     """One INSERT … RETURNING, without the ORM's per-save work: this is the hot path of every audited action."""
     names = list(fields)
     markers = ", ".join(
-        "CAST(%s AS jsonb)" if name in _JSON_FIELDS and connection.vendor == "postgresql" else "%s" for name in names
+        "CAST(%s AS jsonb)" if name in JSON_FIELDS and connection.vendor == "postgresql" else "%s" for name in names
     )
     values = [
-        json.dumps(fields[n]) if n in _JSON_FIELDS else (fields[n] if n != "occurred_at" else _db_time(fields[n]))
+        json.dumps(fields[n]) if n in JSON_FIELDS else (fields[n] if n != "occurred_at" else _db_time(fields[n]))
         for n in names
     ]
     with connection.cursor() as cursor:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, connections
+from django.db.models import Max, Min
 
 from apps.audit.canonical import CANONICAL_FIELDS, CANONICAL_SQL, SEPARATOR, canonical_text, chain_hash
 from apps.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEvent
@@ -124,7 +125,7 @@ def verify_chain(
 ) -> VerifyReport:
     """Verify the sealed chain (all of it, or ``from_seq``..``to_seq``) and the given anchors."""
     report = VerifyReport()
-    bounds = AuditEvent.objects.filter(seq__isnull=False).aggregate(lo=models_min("seq"), hi=models_max("seq"))
+    bounds = AuditEvent.objects.filter(seq__isnull=False).aggregate(lo=Min("seq"), hi=Max("seq"))
     report.pending = AuditEvent.objects.filter(hash__isnull=True).count()
     if bounds["lo"] is None:
         start_seq, _ = _start()
@@ -152,18 +153,6 @@ def verify_chain(
     report.checked = high - low + 1
     _check_anchors(report, anchors or [], high if to_seq is None else None)
     return report
-
-
-def models_min(name: str) -> Any:
-    from django.db.models import Min
-
-    return Min(name)
-
-
-def models_max(name: str) -> Any:
-    from django.db.models import Max
-
-    return Max(name)
 
 
 def _verify_pg(report: VerifyReport, low: int, high: int, workers: int) -> None:

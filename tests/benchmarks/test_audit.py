@@ -18,12 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
-from apps.audit.canonical import CANONICAL_FIELDS, canonical_text, chain_hash, jsonb_text
+from apps.audit.canonical import CANONICAL_FIELDS, JSON_FIELDS, canonical_text, chain_hash, jsonb_text
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.services import audit_seal_pending
 from apps.audit.verify import VerifyReport, _verify_python, verify_chain
 
-JSON_COLUMNS = ("changes", "risk_factors", "details")
 WRITERS = 8
 PER_WRITER = 2500
 VERIFY_EVENTS = 1_000_000
@@ -104,7 +103,7 @@ def bulk_chain(count: int) -> None:
             }
             digest = chain_hash(seq, prev, canonical_text(fields))
             row = [str(seq), fields["occurred_at"].isoformat()]
-            row += [jsonb_text(fields[c]) if c in JSON_COLUMNS else str(fields[c]) for c in columns[2:19]]
+            row += [jsonb_text(fields[c]) if c in JSON_FIELDS else str(fields[c]) for c in columns[2:19]]
             row += [prev, digest, start.isoformat()]
             batch.write("\t".join(v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") for v in row))
             batch.write("\n")

@@ -68,7 +68,6 @@ def test_subscribers_in_this_process_hear_changes_made_elsewhere(make_user, sett
     from apps.configuration.models import ConfigEntry
     from apps.configuration.services import config_subscribe, config_version_bump
 
-    settings.CONFIG_RELOAD_INTERVAL_SECONDS = 0  # check on every read
     store = get_store()
     heard: list[tuple[str, object, object]] = []
     settings.CONFIG_RELOAD_INTERVAL_SECONDS = None  # no watcher thread in this test: reloads are driven by reads

@@ -33,6 +33,7 @@ from apps.audit.api.serializers import (
     ReportWindowSerializer,
     VerifyReportSerializer,
 )
+from apps.audit.canonical import CANONICAL_FIELDS, JSON_FIELDS
 from apps.audit.choices import AuditAction
 from apps.audit.context import AuditContext, current_context
 from apps.audit.models import AuditEvent
@@ -46,30 +47,8 @@ DEFAULT_PURPOSE = "audit"
 # What makes an event personal data: who acted, from where, with which client.
 PERSONAL_EVENT_FIELDS = ("actor", "ip", "user_agent")
 EXPORT_CHUNK = 2000
-EXPORT_COLUMNS = (
-    "seq",
-    "occurred_at",
-    "actor_type",
-    "actor_id",
-    "actor_label",
-    "actor_token",
-    "ip",
-    "user_agent",
-    "request_id",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "purpose",
-    "outcome",
-    "risk_score",
-    "risk_factors",
-    "changes",
-    "details",
-    "hash",
-    "prev_hash",
-)
-JSON_COLUMNS = frozenset({"risk_factors", "changes", "details"})
+# The sealed event as stored: its sequence number, every hashed column, and its place in the chain.
+EXPORT_COLUMNS = ("seq", *CANONICAL_FIELDS, "prev_hash", "hash")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PURPOSE_PARAMETERS = [
     OpenApiParameter(
@@ -123,7 +102,7 @@ class _Echo:
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return ""
-    if column in JSON_COLUMNS:
+    if column in JSON_FIELDS:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if column == "occurred_at":
         return str(value.isoformat())
