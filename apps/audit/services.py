@@ -6,6 +6,7 @@ Public surface: ``audit_record`` (every app), ``audit_record_read`` (views showi
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import replace
@@ -112,25 +113,36 @@ def audit_record(
 
 
 def _insert(fields: dict[str, Any]) -> AuditEvent:
-    """One INSERT … RETURNING, without the ORM's per-save work: this is the hot path of every audited action."""
-    names = list(fields)
-    markers = ", ".join(
-        "CAST(%s AS jsonb)" if name in JSON_FIELDS and connection.vendor == "postgresql" else "%s" for name in names
-    )
-    values = [
-        json.dumps(fields[n]) if n in JSON_FIELDS else (fields[n] if n != "occurred_at" else _db_time(fields[n]))
-        for n in names
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO audit_auditevent ({', '.join(names)}) VALUES ({markers}) RETURNING id",  # noqa: S608
-            values,
-        )
-        event_id = cursor.fetchone()[0]
+    """One INSERT … RETURNING, without the ORM's per-save work: this is the hot path of every audited action.
+
+    On PostgreSQL the statement goes straight to the driver's cursor, in the connection's current transaction: the
+    audit table needs none of the execute wrappers (its own rows carry their context as columns).
+    """
+    names = tuple(fields)
+    postgres = connection.vendor == "postgresql"
+    sql = _insert_sql(names, postgres)
+    values = [json.dumps(fields[n]) if n in JSON_FIELDS else fields[n] for n in names]
+    if postgres:
+        connection.ensure_connection()
+        with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            event_id = cursor.fetchone()[0]
+    else:
+        values[names.index("occurred_at")] = _db_time(fields["occurred_at"])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            event_id = cursor.fetchone()[0]
     event = AuditEvent(id=event_id, **fields)
     event._state.adding = False
     event._state.db = connection.alias
     return event
+
+
+@functools.cache
+def _insert_sql(names: tuple[str, ...], postgres: bool) -> str:
+    markers = ", ".join("CAST(%s AS jsonb)" if postgres and name in JSON_FIELDS else "%s" for name in names)
+    # Only column names from the model and parameter markers are formatted into the statement.
+    return f"INSERT INTO audit_auditevent ({', '.join(names)}) VALUES ({markers}) RETURNING id"  # noqa: S608
 
 
 def _db_time(moment: datetime) -> Any:
