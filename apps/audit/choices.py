@@ -22,6 +22,9 @@ class AuditAction(models.TextChoices):
     CONFIG_CHANGE = "config_change"
     VERIFY = "verify"
     PURGE = "purge"
+    APPROVE = "approve"
+    DENY = "deny"
+    EXECUTE = "execute"
 
 
 class ActorType(models.TextChoices):
