@@ -1,7 +1,9 @@
 """URL configuration.
 
 Public without login (the explicit allow-list): ``/healthz``, ``/readyz``, ``/metrics`` (bearer-protected when
-METRICS_TOKEN is set), the admin login page and static files. Everything else needs a session or an API token.
+METRICS_TOKEN is set), the admin login page, static files, alert intake under ``/integrations/v1/`` (the
+integration's token is the credential) and signed remediation approval links. Everything else needs a session or an
+API token.
 Each domain app that has an ``api/urls.py`` is mounted under ``/api/v1/<app>/``.
 """
 
@@ -43,6 +45,7 @@ urlpatterns = [
     path("readyz", common_views.readyz, name="readyz"),
     path("metrics", common_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", include("apps.incidents.urls")),
     path("api/v1/", include((_api_patterns(), "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

@@ -39,7 +39,9 @@ class Integration(models.Model):
     enabled = models.BooleanField(default=True)
     group_by = models.CharField(max_length=20, choices=GroupBy.choices, default=GroupBy.GROUP_KEY)
     group_template = models.CharField(
-        max_length=200, blank=True, help_text="With group by template: e.g. {alertname}/{service}; missing labels are empty."
+        max_length=200,
+        blank=True,
+        help_text="For group by template, e.g. {alertname}/{service}; missing labels are empty.",
     )
     resolve_with_alerts = models.BooleanField(
         default=True, help_text="Resolve the incident when every one of its alerts has resolved."
@@ -154,7 +156,7 @@ class MaintenanceWindow(models.Model):
         constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="maintenance_ends")]
 
     def __str__(self) -> str:
-        return f"{self.reason} ({self.starts_at:%Y-%m-%d %H:%M} – {self.ends_at:%Y-%m-%d %H:%M})"
+        return f"{self.reason} ({self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M})"
 
 
 class Incident(models.Model):
