@@ -48,6 +48,10 @@ class IncidentsConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from apps.incidents.defaults import defaults_install
         from apps.incidents.metrics import register_collector
 
         register_collector()
+        post_migrate.connect(defaults_install, sender=self, dispatch_uid="incidents.defaults")

@@ -25,7 +25,7 @@ POSTMORTEM_PRIORITIES = (Priority.P1, Priority.P2)
 
 
 def _locked(incident: Incident) -> Incident:
-    return Incident.objects.select_for_update().select_related("integration").get(pk=incident.pk)
+    return Incident.objects.select_for_update(of=("self",)).select_related("integration").get(pk=incident.pk)
 
 
 def _send_after_commit(signal: Any, incident: Incident, **extra: Any) -> None:

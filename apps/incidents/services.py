@@ -172,7 +172,7 @@ def payload_process(*, payload_id: int) -> int:
     try:
         with transaction.atomic():
             payload = (
-                AlertPayload.objects.select_for_update(skip_locked=True)
+                AlertPayload.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("integration")
                 .filter(pk=payload_id, status=PayloadStatus.PENDING)
                 .first()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 
 from apps.incidents.remediation import tasks as _remediation_tasks  # noqa: F401 - registers the remediation task
@@ -23,9 +25,9 @@ def process_payload(payload_id: int) -> int:
 
 
 @shared_task(name="incidents.sweep_payloads", acks_late=True, ignore_result=True)
-def sweep_payloads() -> int:
-    """Process payloads left pending (broker down at intake, worker lost)."""
-    return payloads_sweep()
+def sweep_payloads(older_than_seconds: int = 30) -> int:
+    """Process payloads left pending (broker down at intake, worker lost) for more than ``older_than_seconds``."""
+    return payloads_sweep(older_than=timedelta(seconds=older_than_seconds))
 
 
 @shared_task(name="incidents.check_heartbeats", acks_late=True, ignore_result=True)

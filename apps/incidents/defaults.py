@@ -1,24 +1,17 @@
-"""The timeline is append-only on PostgreSQL; seed the classification rules and runbooks of the platform's alerts."""
+"""Shipped defaults: the classification rules for the platform's alerts and the runbooks under ``runbooks/``.
+
+Installed after every migrate when the table is empty (a fresh install, or a flushed test database), so stewards'
+edits and deletions of individual rules or runbooks are never overwritten.
+"""
+
+from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.db import migrations
+from apps.incidents.models import ClassificationRule, Runbook
 
-RUNBOOK_DIR = Path(__file__).resolve().parent.parent / "runbooks"
-
-GUARD = """
-CREATE OR REPLACE FUNCTION incidents_timeline_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'incident timeline entries are append-only (% refused)', TG_OP USING ERRCODE = 'insufficient_privilege';
-END $$;
-DROP TRIGGER IF EXISTS incidents_timeline_append_only ON incidents_timelineentry;
-CREATE TRIGGER incidents_timeline_append_only BEFORE UPDATE OR DELETE ON incidents_timelineentry
-  FOR EACH ROW EXECUTE FUNCTION incidents_timeline_append_only();
-"""
-UNGUARD = """
-DROP TRIGGER IF EXISTS incidents_timeline_append_only ON incidents_timelineentry;
-DROP FUNCTION IF EXISTS incidents_timeline_append_only();
-"""
+RUNBOOK_DIR = Path(__file__).resolve().parent / "runbooks"
 
 # (name, position, matchers, severity, priority, impact, impact_text, urgency, escalation policy)
 RULES = [
@@ -72,27 +65,26 @@ RULES = [
 ]
 
 
-def _front_matter(text):
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """The `key: value` block between `---` lines at the top, and the Markdown after it."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         return {}, text
     end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    meta = {}
+    meta: dict[str, str] = {}
     for line in lines[1:end]:
         key, _, value = line.partition(":")
         meta[key.strip()] = value.strip()
     return meta, "\n".join(lines[end + 1 :]).strip() + "\n"
 
 
-def seed(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(GUARD, params=None)
-    Rule = apps.get_model("incidents", "ClassificationRule")
-    Runbook = apps.get_model("incidents", "Runbook")
+def runbooks_load() -> int:
+    """Create the shipped runbooks that do not exist yet (by slug); returns how many were created."""
+    created = 0
     for path in sorted(RUNBOOK_DIR.glob("*.md")):
-        meta, body = _front_matter(path.read_text(encoding="utf-8"))
+        meta, body = front_matter(path.read_text(encoding="utf-8"))
         names = [n.strip() for n in meta.get("alertnames", "").strip("[]").split(",") if n.strip()]
-        Runbook.objects.update_or_create(
+        _, made = Runbook.objects.get_or_create(
             slug=meta.get("slug") or path.stem.lower(),
             defaults={
                 "title": meta.get("title") or path.stem,
@@ -101,28 +93,24 @@ def seed(apps, schema_editor):
                 "body": body,
             },
         )
-    for name, position, matchers, severity, priority, impact, impact_text, urgency, policy in RULES:
-        Rule.objects.update_or_create(
-            name=name,
-            defaults={
-                "position": position,
-                "matchers": matchers,
-                "severity": severity,
-                "priority": priority,
-                "impact": impact,
-                "impact_text": impact_text,
-                "urgency": urgency,
-                "escalation_policy": policy,
-            },
-        )
+        created += made
+    return created
 
 
-def unseed(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(UNGUARD, params=None)
-
-
-class Migration(migrations.Migration):
-    dependencies = [("incidents", "0001_initial")]
-
-    operations = [migrations.RunPython(seed, unseed)]
+def defaults_install(**_: Any) -> None:
+    """post_migrate receiver: install the shipped rules and runbooks into empty tables."""
+    if not Runbook.objects.exists():
+        runbooks_load()
+    if not ClassificationRule.objects.exists():
+        for name, position, matchers, severity, priority, impact, impact_text, urgency, policy in RULES:
+            ClassificationRule.objects.create(
+                name=name,
+                position=position,
+                matchers=matchers,
+                severity=severity,
+                priority=priority,
+                impact=impact,
+                impact_text=impact_text,
+                urgency=urgency,
+                escalation_policy=policy,
+            )
