@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +38,7 @@ from apps.incidents.choices import (
     TimelineKind,
 )
 from apps.incidents.classification import classify
+from apps.incidents.dispatch import dispatch
 from apps.incidents.intake import AlertIn, parse_delivery
 from apps.incidents.lifecycle import (  # noqa: F401 - re-exported: the app's public surface
     incident_acknowledge,
@@ -62,7 +62,6 @@ TOKEN_PREFIX = "ecapi_"  # noqa: S105 - the visible prefix of integration tokens
 INTERNAL_INTEGRATION = "portal"
 MAX_ATTEMPTS = 5
 SWEEP_AFTER = timedelta(seconds=30)
-BROKER_BACKOFF = 5.0  # seconds without publishing after the broker refused one (the sweeper catches up)
 
 
 # --- integrations -----------------------------------------------------------------------------------------------
@@ -129,27 +128,8 @@ def payload_accept(*, integration: Integration, body: Any, request_id: str = "")
     payload = AlertPayload.objects.create(
         integration=integration, received_at=timezone.now(), body=body, request_id=request_id[:128]
     )
-    transaction.on_commit(lambda: payload_enqueue(payload_id=payload.pk))
+    transaction.on_commit(lambda: dispatch(payload.pk))
     return payload
-
-
-_broker_down_until = 0.0
-
-
-def payload_enqueue(*, payload_id: int) -> bool:
-    """Publish the processing task; on a broker failure answer False at once (the sweeper processes it later)."""
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        return False
-    from apps.incidents.tasks import process_payload
-
-    try:
-        process_payload.apply_async(args=[payload_id], retry=False)
-    except Exception as exc:  # any broker error: the payload is stored, nothing is lost
-        _broker_down_until = time.monotonic() + BROKER_BACKOFF
-        logger.warning("alert_enqueue_failed", payload_id=payload_id, error=type(exc).__name__)
-        return False
-    return True
 
 
 def payloads_sweep(*, older_than: timedelta = SWEEP_AFTER, limit: int = 500) -> int:

@@ -17,6 +17,8 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 # Lets the test runner empty the append-only audit table between transactional tests (nothing else may).
 DATABASES["default"]["OPTIONS"]["options"] = "-c ecap.allow_truncate=on"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Tests open a connection per request; servers started by the benchmarks keep them, as production does.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 
 REDIS_URL = os.environ["REDIS_URL"]
 # Every test run gets its own key space, so runs sharing one Redis never see each other's keys or tasks.
