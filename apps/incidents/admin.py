@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.common.errors import DomainError
+from apps.common.models import User
 from apps.incidents import services
 from apps.incidents.markdown import render_markdown
 from apps.incidents.matchers import MatcherError, parse_matchers, validate_template
@@ -171,16 +172,29 @@ class IncidentAdmin(admin.ModelAdmin[Incident]):
     @admin.action(description="Acknowledge the selected incidents", permissions=["change"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
         self._each(
-            request, queryset, "acknowledged", lambda i: services.incident_acknowledge(incident=i, actor=request.user)
+            request,
+            queryset,
+            "acknowledged",
+            lambda i: services.incident_acknowledge(incident=i, actor=cast(User, request.user)),
         )
 
     @admin.action(description="Resolve the selected incidents", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._each(request, queryset, "resolved", lambda i: services.incident_resolve(incident=i, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "resolved",
+            lambda i: services.incident_resolve(incident=i, actor=cast(User, request.user)),
+        )
 
     @admin.action(description="Escalate the selected incidents now", permissions=["change"])
     def escalate(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        self._each(request, queryset, "escalated", lambda i: services.incident_escalate(incident=i, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "escalated",
+            lambda i: services.incident_escalate(incident=i, actor=cast(User, request.user)),
+        )
 
 
 class MatchersForm(forms.ModelForm[Any]):

@@ -6,6 +6,7 @@ from django.apps import AppConfig
 
 from apps.audit.capture import Governed
 from apps.common.periodic import PeriodicTaskSpec
+from apps.incidents.remediation.schedules import REMEDIATION_PERIODIC_TASKS
 
 
 class IncidentsConfig(AppConfig):
@@ -45,6 +46,7 @@ class IncidentsConfig(AppConfig):
             every_seconds=30,
             description="Return silenced incidents to paging when their silence ends.",
         ),
+        *REMEDIATION_PERIODIC_TASKS,
     ]
 
     def ready(self) -> None:

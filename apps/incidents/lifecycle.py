@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.common.errors import Conflict, DomainError
+from apps.common.models import User
 from apps.incidents import signals
 from apps.incidents.choices import IncidentStatus, PostmortemStatus, Priority, TimelineKind
 from apps.incidents.models import Incident, Postmortem
@@ -38,7 +38,7 @@ def _require_open(incident: Incident) -> None:
         raise Conflict(f"Incident #{incident.pk} is resolved.", code="incident_resolved")
 
 
-def incident_acknowledge(*, incident: Incident, actor: AbstractBaseUser) -> Incident:
+def incident_acknowledge(*, incident: Incident, actor: User) -> Incident:
     """Someone has it: stops escalation. The first acknowledgement is what MTTA measures."""
     with transaction.atomic():
         incident = _locked(incident)
@@ -48,14 +48,14 @@ def incident_acknowledge(*, incident: Incident, actor: AbstractBaseUser) -> Inci
         now = timezone.now()
         incident.status, incident.silenced_until = IncidentStatus.ACKNOWLEDGED, None
         incident.acknowledged_at = incident.acknowledged_at or now
-        incident.acknowledged_by = actor  # type: ignore[assignment]
+        incident.acknowledged_by = actor
         incident.save(update_fields=["status", "silenced_until", "acknowledged_at", "acknowledged_by", "updated_at"])
         timeline_add(incident=incident, kind=TimelineKind.ACKNOWLEDGED, message="Acknowledged.", actor=actor)
         _send_after_commit(signals.incident_acknowledged, incident)
     return incident
 
 
-def incident_unacknowledge(*, incident: Incident, actor: AbstractBaseUser) -> Incident:
+def incident_unacknowledge(*, incident: Incident, actor: User) -> Incident:
     """Hand it back: the incident is triggered again and escalation resumes."""
     with transaction.atomic():
         incident = _locked(incident)
@@ -68,7 +68,7 @@ def incident_unacknowledge(*, incident: Incident, actor: AbstractBaseUser) -> In
     return incident
 
 
-def incident_resolve(*, incident: Incident, actor: AbstractBaseUser, resolution: str = "") -> Incident:
+def incident_resolve(*, incident: Incident, actor: User, resolution: str = "") -> Incident:
     """Close the incident by hand."""
     with transaction.atomic():
         incident = _locked(incident)
@@ -77,13 +77,11 @@ def incident_resolve(*, incident: Incident, actor: AbstractBaseUser, resolution:
     return incident
 
 
-def resolve_incident(
-    *, incident: Incident, actor: AbstractBaseUser | None, resolution: str, actor_label: str = ""
-) -> None:
+def resolve_incident(*, incident: Incident, actor: User | None, resolution: str, actor_label: str = "") -> None:
     """Resolve an incident the caller has locked; a P1/P2 gets a draft postmortem."""
     now = timezone.now()
     incident.status, incident.resolved_at, incident.silenced_until = IncidentStatus.RESOLVED, now, None
-    incident.resolved_by = actor  # type: ignore[assignment]
+    incident.resolved_by = actor
     incident.resolution = resolution[:300]
     incident.save(update_fields=["status", "resolved_at", "resolved_by", "silenced_until", "resolution", "updated_at"])
     timeline_add(
@@ -101,7 +99,7 @@ def resolve_incident(
     _send_after_commit(signals.incident_resolved, incident)
 
 
-def incident_silence(*, incident: Incident, actor: AbstractBaseUser, until: datetime) -> Incident:
+def incident_silence(*, incident: Incident, actor: User, until: datetime) -> Incident:
     """No paging until ``until`` (at most seven days ahead); then it is triggered again if still open."""
     now = timezone.now()
     if until <= now:
@@ -145,12 +143,12 @@ def silences_expire(*, now: datetime | None = None) -> int:
     return ended
 
 
-def incident_reassign(*, incident: Incident, actor: AbstractBaseUser, assignee: AbstractBaseUser) -> Incident:
+def incident_reassign(*, incident: Incident, actor: User, assignee: User) -> Incident:
     """Give the incident to someone else (who is then paged by the on-call engine)."""
     with transaction.atomic():
         incident = _locked(incident)
         _require_open(incident)
-        incident.assignee = assignee  # type: ignore[assignment]
+        incident.assignee = assignee
         incident.save(update_fields=["assignee", "updated_at"])
         timeline_add(
             incident=incident,
@@ -163,7 +161,7 @@ def incident_reassign(*, incident: Incident, actor: AbstractBaseUser, assignee: 
     return incident
 
 
-def incident_escalate(*, incident: Incident, actor: AbstractBaseUser, reason: str = "") -> Incident:
+def incident_escalate(*, incident: Incident, actor: User, reason: str = "") -> Incident:
     """Escalate now: the on-call engine moves to the next step at once."""
     with transaction.atomic():
         incident = _locked(incident)
@@ -181,7 +179,7 @@ def incident_escalate(*, incident: Incident, actor: AbstractBaseUser, reason: st
     return incident
 
 
-def incident_merge(*, source: Incident, target: Incident, actor: AbstractBaseUser) -> Incident:
+def incident_merge(*, source: Incident, target: Incident, actor: User) -> Incident:
     """Fold ``source`` into ``target``: its alerts move over (same fingerprint: deliveries add up), it resolves."""
     if source.pk == target.pk:
         raise DomainError("An incident cannot be merged into itself.", code="invalid", fields={"into": ["same"]})
@@ -224,7 +222,7 @@ def incident_merge(*, source: Incident, target: Incident, actor: AbstractBaseUse
 POSTMORTEM_FIELDS = ("summary", "root_cause", "impact", "action_items", "status")
 
 
-def postmortem_update(*, incident: Incident, actor: AbstractBaseUser, **changes: Any) -> Postmortem:
+def postmortem_update(*, incident: Incident, actor: User, **changes: Any) -> Postmortem:
     """Write the postmortem of an incident (created on first write); publishing goes on the timeline."""
     unknown = set(changes) - set(POSTMORTEM_FIELDS)
     if unknown:

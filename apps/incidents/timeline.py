@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
+from apps.common.models import User
 from apps.incidents.models import Incident, TimelineEntry
 
 SYSTEM = "system"
@@ -17,7 +17,7 @@ def timeline_add(
     incident: Incident,
     kind: str,
     message: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     actor_label: str = "",
     data: dict[str, Any] | None = None,
 ) -> TimelineEntry:

@@ -204,7 +204,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "apps.incidents.choices.IncidentStatus",
+        "IntegrationKindEnum": "apps.incidents.choices.IntegrationKind",
+    },
 }
 
 # --- runtime configuration (apps.configuration) -------------------------------------------------------------

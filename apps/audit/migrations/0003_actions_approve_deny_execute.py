@@ -4,15 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_append_only'),
+        ("audit", "0002_append_only"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('read', 'Read'), ('export', 'Export'), ('login', 'Login'), ('login_failed', 'Login Failed'), ('logout', 'Logout'), ('token_create', 'Token Create'), ('token_revoke', 'Token Revoke'), ('permission_change', 'Permission Change'), ('config_change', 'Config Change'), ('verify', 'Verify'), ('purge', 'Purge'), ('approve', 'Approve'), ('deny', 'Deny'), ('execute', 'Execute')], db_index=True, max_length=24),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("create", "Create"),
+                    ("update", "Update"),
+                    ("delete", "Delete"),
+                    ("read", "Read"),
+                    ("export", "Export"),
+                    ("login", "Login"),
+                    ("login_failed", "Login Failed"),
+                    ("logout", "Logout"),
+                    ("token_create", "Token Create"),
+                    ("token_revoke", "Token Revoke"),
+                    ("permission_change", "Permission Change"),
+                    ("config_change", "Config Change"),
+                    ("verify", "Verify"),
+                    ("purge", "Purge"),
+                    ("approve", "Approve"),
+                    ("deny", "Deny"),
+                    ("execute", "Execute"),
+                ],
+                db_index=True,
+                max_length=24,
+            ),
         ),
     ]

@@ -44,7 +44,7 @@ class IntegrationSerializer(serializers.ModelSerializer[Integration]):
 
     class Meta:
         model = Integration
-        fields = (
+        fields: tuple[str, ...] = (
             "id", "kind", "name", "description", "token_prefix", "enabled", "group_by", "group_template",
             "resolve_with_alerts", "reopen_window_minutes", "rate_limit_per_minute", "default_service",
             "heartbeat_interval_seconds", "heartbeat_alertname", "last_heartbeat_at", "heartbeat_state", "created_at",
@@ -162,14 +162,14 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
 
     class Meta:
         model = Incident
-        fields = (
+        fields: tuple[str, ...] = (
             "id", "number", "title", "integration", "service", "status", "severity", "priority", "impact",
             "impact_text", "urgency", "escalation_policy", "classification_rule", "runbook", "assignee",
             "in_maintenance", "labels", "alert_count", "delivery_count", "triggered_at", "last_alert_at",
             "acknowledged_at", "acknowledged_by", "silenced_until", "resolved_at", "resolved_by", "resolution",
             "merged_into",
         )  # fmt: skip
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
     def get_assignee(self, incident: Incident) -> str | None:
         return _username(incident.assignee)
@@ -237,6 +237,13 @@ class PostmortemSerializer(serializers.ModelSerializer[Postmortem]):
 
     def get_owner(self, postmortem: Postmortem) -> str | None:
         return _username(postmortem.owner)
+
+    def validate_action_items(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A partial update still takes whole action items: each needs its text.
+        missing = [{} if item.get("text") else {"text": ["This field is required."]} for item in value]
+        if any(missing):
+            raise serializers.ValidationError(missing)
+        return value
 
     def validated_changes(self) -> dict[str, Any]:
         data = dict(self.validated_data)
