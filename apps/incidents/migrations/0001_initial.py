@@ -192,7 +192,7 @@ class Migration(migrations.Migration):
                     "group_template",
                     models.CharField(
                         blank=True,
-                        help_text="With group by template: e.g. {alertname}/{service}; missing labels are empty.",
+                        help_text="For group by template, e.g. {alertname}/{service}; missing labels are empty.",
                         max_length=200,
                     ),
                 ),
