@@ -1,4 +1,4 @@
-"""Shipped defaults: the classification rules for the platform's alerts and the runbooks under ``runbooks/``.
+"""Shipped defaults: the internal integration, classification rules for the platform's alerts, runbooks (``runbooks/``).
 
 Installed after every migrate when the table is empty (a fresh install, or a flushed test database), so stewards'
 edits and deletions of individual rules or runbooks are never overwritten.
@@ -98,7 +98,10 @@ def runbooks_load() -> int:
 
 
 def defaults_install(**_: Any) -> None:
-    """post_migrate receiver: install the shipped rules and runbooks into empty tables."""
+    """post_migrate receiver: the portal's own integration, and the shipped rules and runbooks into empty tables."""
+    from apps.incidents.services import internal_integration
+
+    internal_integration()  # exists before the first alert_raise, so raising an alert never creates it
     if not Runbook.objects.exists():
         runbooks_load()
     if not ClassificationRule.objects.exists():

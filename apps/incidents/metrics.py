@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from django.db import DatabaseError
 from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, HistogramMetricFamily
@@ -61,8 +60,8 @@ class IncidentCollector(Collector):
             )
             mtta = [max(0.0, (ack - start).total_seconds()) for start, ack in acked if ack]
             mttr = [max(0.0, (end - start).total_seconds()) for start, end in resolved if end]
-        except DatabaseError:
-            logger.warning("incident_metrics_unavailable")
+        except Exception as exc:  # a scrape must never fail because the database does (or may not be used)
+            logger.warning("incident_metrics_unavailable", error=type(exc).__name__)
             return
         gauge = GaugeMetricFamily(
             "ecap_incidents_open", "Open incidents by priority and status.", labels=["priority", "status"]
