@@ -114,6 +114,7 @@ class Runbook(models.Model):
 class ClassificationRule(models.Model):
     """Label matchers (in priority order, first match wins) and what they set on a new incident."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
     position = models.PositiveIntegerField(default=100, help_text="Lower runs first; the first match wins.")
     enabled = models.BooleanField(default=True)
@@ -139,6 +140,7 @@ class ClassificationRule(models.Model):
 class MaintenanceWindow(models.Model):
     """A period when alerts of an integration or a service are recorded but nobody is paged."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     integration = models.ForeignKey(
         Integration, null=True, blank=True, on_delete=models.CASCADE, help_text="Empty: every integration."
     )
@@ -285,6 +287,7 @@ class Postmortem(models.Model):
 class RemediationRule(models.Model):
     """Which remediation an incident proposes: label matchers, an action of the registry, its target and options."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
     enabled = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=100)
@@ -346,6 +349,11 @@ class RemediationAttempt(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["action", "target", "started_at"], name="incidents_remediation_runs")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "rule"], condition=Q(rule__isnull=False), name="incidents_rule_proposes_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.target} ({self.status})"

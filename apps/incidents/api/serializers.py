@@ -97,6 +97,7 @@ class RunbookBriefSerializer(serializers.ModelSerializer[Runbook]):
 
 
 class ClassificationRuleSerializer(serializers.ModelSerializer[ClassificationRule]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
     matchers = MatchersField()
     integration = serializers.SlugRelatedField(
         slug_field="public_id", queryset=Integration.objects.all(), allow_null=True, required=False
@@ -114,6 +115,7 @@ class ClassificationRuleSerializer(serializers.ModelSerializer[ClassificationRul
 
 
 class MaintenanceWindowSerializer(serializers.ModelSerializer[MaintenanceWindow]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
     integration = serializers.SlugRelatedField(
         slug_field="public_id", queryset=Integration.objects.all(), allow_null=True, required=False
     )

@@ -3,7 +3,7 @@ rules, runbooks and maintenance windows. State changes are actions that call one
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
@@ -15,19 +15,14 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from apps.common.api.permissions import ModelPermissions
+from apps.common.api.views import request_user
 from apps.common.errors import NotFound
-from apps.common.models import User
 from apps.configuration.services import config_get
 from apps.incidents import services
 from apps.incidents.api import serializers as s
 from apps.incidents.api.filters import IncidentFilter
 from apps.incidents.models import ClassificationRule, Incident, Integration, MaintenanceWindow, Postmortem, Runbook
 from apps.incidents.selectors import incident_list
-
-
-def _actor(request: Request) -> User:
-    """The acting user (the permission classes have already refused anonymous callers)."""
-    return cast(User, request.user)
 
 
 class IncidentPermissions(ModelPermissions):
@@ -56,12 +51,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=None, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, public_id: str) -> Response:
-        return self._done(services.incident_acknowledge(incident=self.get_object(), actor=_actor(request)))
+        return self._done(services.incident_acknowledge(incident=self.get_object(), actor=request_user(request)))
 
     @extend_schema(request=None, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def unacknowledge(self, request: Request, public_id: str) -> Response:
-        return self._done(services.incident_unacknowledge(incident=self.get_object(), actor=_actor(request)))
+        return self._done(services.incident_unacknowledge(incident=self.get_object(), actor=request_user(request)))
 
     @extend_schema(request=s.ResolveSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -69,7 +64,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = s.ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         incident = services.incident_resolve(
-            incident=self.get_object(), actor=_actor(request), resolution=data.validated_data["resolution"]
+            incident=self.get_object(), actor=request_user(request), resolution=data.validated_data["resolution"]
         )
         return self._done(incident)
 
@@ -79,7 +74,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = s.SilenceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         incident = services.incident_silence(
-            incident=self.get_object(), actor=_actor(request), until=data.validated_data["until"]
+            incident=self.get_object(), actor=request_user(request), until=data.validated_data["until"]
         )
         return self._done(incident)
 
@@ -91,7 +86,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         assignee = get_user_model().objects.filter(public_id=data.validated_data["assignee"], is_active=True).first()
         if assignee is None:
             raise NotFound("No such user.", fields={"assignee": ["no active user with this id"]})
-        incident = services.incident_reassign(incident=self.get_object(), actor=_actor(request), assignee=assignee)
+        incident = services.incident_reassign(
+            incident=self.get_object(), actor=request_user(request), assignee=assignee
+        )
         return self._done(incident)
 
     @extend_schema(request=s.EscalateSerializer, responses=s.IncidentDetailSerializer)
@@ -100,7 +97,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = s.EscalateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         incident = services.incident_escalate(
-            incident=self.get_object(), actor=_actor(request), reason=data.validated_data["reason"]
+            incident=self.get_object(), actor=request_user(request), reason=data.validated_data["reason"]
         )
         return self._done(incident)
 
@@ -112,7 +109,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         target = Incident.objects.filter(public_id=data.validated_data["into"]).first()
         if target is None:
             raise NotFound("No such incident.", fields={"into": ["no incident with this id"]})
-        return self._done(services.incident_merge(source=self.get_object(), target=target, actor=_actor(request)))
+        return self._done(services.incident_merge(source=self.get_object(), target=target, actor=request_user(request)))
 
     @extend_schema(responses=s.TimelineEntrySerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -139,7 +136,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return Response(s.PostmortemSerializer(found).data)
         data = s.PostmortemSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        postmortem = services.postmortem_update(incident=incident, actor=_actor(request), **data.validated_changes())
+        postmortem = services.postmortem_update(
+            incident=incident, actor=request_user(request), **data.validated_changes()
+        )
         return Response(s.PostmortemSerializer(postmortem).data)
 
 
@@ -165,7 +164,7 @@ class IntegrationViewSet(viewsets.ModelViewSet[Integration]):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         integration, token = services.integration_create(
-            kind=fields.pop("kind"), name=fields.pop("name"), created_by=_actor(request), **fields
+            kind=fields.pop("kind"), name=fields.pop("name"), created_by=request_user(request), **fields
         )
         return self._created(integration, token, 201)
 
@@ -177,8 +176,9 @@ class IntegrationViewSet(viewsets.ModelViewSet[Integration]):
 
 
 class ClassificationRuleViewSet(viewsets.ModelViewSet[ClassificationRule]):
-    """Classification rules in priority order (first match wins)."""
+    """Classification rules in priority order (first match wins), addressed by UUID."""
 
+    lookup_field = "public_id"
     serializer_class = s.ClassificationRuleSerializer
     permission_classes = (ModelPermissions,)
     queryset = ClassificationRule.objects.select_related("integration", "runbook").order_by("position", "name")
@@ -194,8 +194,9 @@ class RunbookViewSet(viewsets.ModelViewSet[Runbook]):
 
 
 class MaintenanceWindowViewSet(viewsets.ModelViewSet[MaintenanceWindow]):
-    """Maintenance windows: alerts are recorded, nobody is paged."""
+    """Maintenance windows: alerts are recorded, nobody is paged. Addressed by UUID."""
 
+    lookup_field = "public_id"
     serializer_class = s.MaintenanceWindowSerializer
     permission_classes = (ModelPermissions,)
     queryset = MaintenanceWindow.objects.select_related("integration", "created_by").order_by("-starts_at")

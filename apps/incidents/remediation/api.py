@@ -146,7 +146,7 @@ class RemediationAttemptViewSet(
 
 
 class RemediationRuleViewSet(viewsets.ModelViewSet[RemediationRule]):
-    """Remediation rules: which incidents propose which action on which target, addressed by name."""
+    """Remediation rules: which incidents propose which action on which target, addressed by UUID."""
 
     queryset = RemediationRule.objects.none()  # the real one comes from get_queryset(); this types the schema
     serializer_class = RemediationRuleSerializer
@@ -154,8 +154,9 @@ class RemediationRuleViewSet(viewsets.ModelViewSet[RemediationRule]):
     permission_classes = (permissions.IsAuthenticated, RemediationRulePermission)
     ordering_fields = ("position", "name")
     ordering = ("position", "name")
-    lookup_field = "name"
-    lookup_value_regex = r"[^/]+"
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self) -> QuerySet[RemediationRule]:
         return remediation_rule_list()

@@ -80,10 +80,12 @@ class RemediationRuleSerializer(serializers.ModelSerializer[RemediationRule]):
     action_label = serializers.SerializerMethodField()
     needs_approval = serializers.SerializerMethodField(help_text="Whether its attempts wait for a person.")
     params = serializers.JSONField(required=False, default=dict)
+    id = serializers.UUIDField(source="public_id", read_only=True)
 
     class Meta:
         model = RemediationRule
         fields = (
+            "id",
             "name",
             "enabled",
             "position",

@@ -51,7 +51,7 @@ def test_rules_can_be_created_read_changed_and_deleted(token_client) -> None:
     assert created.status_code == 201, created.json()
     assert created.json()["needs_approval"] is False
     assert created.json()["action_label"] == "Scale a Kubernetes deployment"
-    url = f"{RULES}{VALID['name']}/"
+    url = f"{RULES}{created.json()['id']}/"
     assert api.get(url).json()["params"] == {"factor": 1.5}
     assert api.patch(url, {"enabled": False}).json()["enabled"] is False
     assert api.get(RULES, {"enabled": "false"}).json()["count"] == 1

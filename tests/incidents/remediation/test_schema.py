@@ -19,7 +19,7 @@ def test_the_remediation_api_schema_generates_without_warnings(tmp_path: Path) -
     assert set(schema["paths"]) >= {
         "/api/v1/incidents/remediations/{id}/approve/",
         "/api/v1/incidents/remediations/{id}/deny/",
-        "/api/v1/incidents/remediation-rules/{name}/",
+        "/api/v1/incidents/remediation-rules/{id}/",
     }
     deny = schema["paths"]["/api/v1/incidents/remediations/{id}/deny/"]["post"]
     assert set(deny["responses"]) == {"200", "403", "409"}
