@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -144,7 +147,7 @@ class IncidentAdmin(admin.ModelAdmin[Incident]):
         "merged_into",
     )  # fmt: skip
     exclude = ("group_hash",)
-    actions = ("acknowledge", "resolve", "escalate")
+    actions = ("acknowledge", "unacknowledge", "resolve", "silence_hour", "assign_to_me", "escalate", "merge")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # incidents come from alerts
@@ -158,7 +161,7 @@ class IncidentAdmin(admin.ModelAdmin[Incident]):
             return format_html("<em>{}</em>", "No runbook matched.")
         return mark_safe(render_markdown(incident.runbook.body))  # noqa: S308 - sanitised by nh3
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Incident], verb: str, call: Any) -> None:
+    def _each(self, request: HttpRequest, queryset: Iterable[Incident], verb: str, call: Any) -> None:
         done = 0
         for incident in queryset:
             try:
@@ -194,6 +197,42 @@ class IncidentAdmin(admin.ModelAdmin[Incident]):
             queryset,
             "escalated",
             lambda i: services.incident_escalate(incident=i, actor=cast(User, request.user)),
+        )
+
+    @admin.action(description="Unacknowledge the selected incidents", permissions=["change"])
+    def unacknowledge(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        actor = cast(User, request.user)
+        self._each(
+            request, queryset, "unacknowledged", lambda i: services.incident_unacknowledge(incident=i, actor=actor)
+        )
+
+    @admin.action(description="Silence the selected incidents for one hour", permissions=["change"])
+    def silence_hour(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        actor, until = cast(User, request.user), timezone.now() + timedelta(hours=1)
+        self._each(
+            request, queryset, "silenced", lambda i: services.incident_silence(incident=i, actor=actor, until=until)
+        )
+
+    @admin.action(description="Assign the selected incidents to me", permissions=["change"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        actor = cast(User, request.user)
+        self._each(
+            request, queryset, "assigned", lambda i: services.incident_reassign(incident=i, actor=actor, assignee=actor)
+        )
+
+    @admin.action(description="Merge the selected incidents into the oldest of them", permissions=["change"])
+    def merge(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        actor = cast(User, request.user)
+        incidents = list(queryset.order_by("triggered_at", "pk"))
+        if len(incidents) < 2:
+            self.message_user(request, "Select at least two incidents to merge.", messages.WARNING)
+            return
+        target = incidents[0]
+        self._each(
+            request,
+            incidents[1:],
+            f"merged into #{target.pk}",
+            lambda i: services.incident_merge(source=i, target=target, actor=actor),
         )
 
 

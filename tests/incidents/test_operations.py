@@ -109,3 +109,27 @@ def test_demo_data_shows_open_and_resolved_incidents_with_postmortems(tmp_path, 
     assert Incident.objects.get(service="recommendations").in_maintenance
     assert Integration.objects.filter(kind="internal").exists()
     assert (tmp_path / "demo_integrations.json").stat().st_mode & 0o077 == 0
+
+
+def test_admin_lifecycle_actions(client: Client, alertmanager, make_user) -> None:
+    from apps.common.roles import ONCALL_ENGINEER
+
+    integration = alertmanager[0]
+    for key in ("a", "b"):
+        payload_accept(integration=integration, body=am_payload(am_alert(instance=key), group_key=key))
+    process_all()
+    engineer = make_user(ONCALL_ENGINEER, is_staff=True)
+    client.force_login(engineer)
+    url = "/admin/incidents/incident/"
+    ids = [str(pk) for pk in Incident.objects.order_by("pk").values_list("pk", flat=True)]
+    assert client.get(url).status_code == 200
+    assert client.get(f"{url}{ids[0]}/change/").status_code == 200
+    for action in ("acknowledge", "assign_to_me", "silence_hour"):
+        client.post(url, {"action": action, "_selected_action": ids[:1]})
+    first = Incident.objects.get(pk=ids[0])
+    assert first.status == "silenced"
+    assert first.assignee == engineer
+    client.post(url, {"action": "merge", "_selected_action": ids})
+    second = Incident.objects.get(pk=ids[1])
+    assert second.merged_into_id == first.pk
+    assert Incident.objects.get(pk=ids[0]).alert_count == 2
