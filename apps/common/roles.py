@@ -33,11 +33,13 @@ _AUDITABLE_APPS = (
     "privacy",
     "incidents",
     "oncall",
+    "sparkruns",
     "django_celery_beat",
 )
 
 ROLE_RULES: dict[str, dict[str, tuple[str, ...]]] = {
     DATA_STEWARD: {
+        "sparkruns": ("add", "view"),
         "catalog": ALL,
         "lineage": ALL,
         "quality": ALL,
@@ -52,6 +54,7 @@ ROLE_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "incidents": VIEW,
     },
     INTEGRATOR: {
+        "sparkruns": VIEW,
         "lineage": ("add", "view"),
         "incidents": ("add", "view"),
         "catalog": VIEW,
@@ -59,6 +62,7 @@ ROLE_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "oncall": VIEW,
     },
     ONCALL_ENGINEER: {
+        "sparkruns": ("add", "change", "view"),
         "oncall": ALL,
         "incidents": ALL,
         "quality": VIEW,

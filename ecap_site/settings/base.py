@@ -48,10 +48,21 @@ INSTALLED_APPS = [
     "apps.privacy",
     "apps.incidents",
     "apps.oncall",
+    "apps.sparkruns",
 ]
 
 # The eight domain apps, in the order their API is mounted under /api/v1/<label>/.
-ECAP_DOMAIN_APPS = ["configuration", "audit", "catalog", "lineage", "quality", "privacy", "incidents", "oncall"]
+ECAP_DOMAIN_APPS = [
+    "configuration",
+    "audit",
+    "catalog",
+    "lineage",
+    "quality",
+    "privacy",
+    "incidents",
+    "oncall",
+    "sparkruns",
+]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",

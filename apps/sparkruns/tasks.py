@@ -1,0 +1,35 @@
+"""Celery entry points of Spark runs (queue ``spark``)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.sparkruns.models import SparkRun
+from apps.sparkruns.services import spark_run_resubmit, spark_run_submit, spark_runs_poll
+
+
+@shared_task(
+    name="spark.submit_run",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def submit_run(run_pk: int) -> None:
+    """Submit one queued run (a no-op if it was already submitted)."""
+    spark_run_submit(run_pk=run_pk)
+
+
+@shared_task(name="spark.poll_runs", acks_late=True, ignore_result=True)
+def poll_runs() -> int:
+    """Poll submitted runs; submit queued ones whose task was lost."""
+    return spark_runs_poll()
+
+
+@shared_task(name="spark.resubmit_run", acks_late=True, ignore_result=True)
+def resubmit_run(run_id: str) -> None:
+    """Re-submit a finished run (by its public id), e.g. from an approved remediation."""
+    run = SparkRun.objects.filter(public_id=run_id).first()
+    if run is not None:
+        spark_run_resubmit(run=run)
