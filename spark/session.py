@@ -26,7 +26,9 @@ def get_spark(app_name: str, *, master: str | None = None) -> SparkSession:
     chosen = master or os.environ.get("ECAP_SPARK_MASTER")
     if chosen:
         builder = builder.master(chosen)
-    if chosen is None and "SPARK_ENV_LOADED" not in os.environ and not os.environ.get("PYSPARK_SUBMIT_ARGS"):
+    # spark-submit starts the Python driver with a gateway to its JVM; without one, this process starts Spark itself.
+    under_submit = bool(os.environ.get("PYSPARK_GATEWAY_PORT")) or "SPARK_ENV_LOADED" in os.environ
+    if chosen is None and not under_submit and not os.environ.get("PYSPARK_SUBMIT_ARGS"):
         builder = (
             builder.master("local[*]")
             .config("spark.sql.shuffle.partitions", LOCAL_SHUFFLE_PARTITIONS)
