@@ -513,7 +513,16 @@ def print_env() -> int:
     return 0
 
 
+def ensure_java() -> None:
+    """Spark (local mode, the Spark tests and benchmarks) needs a Java runtime; install one when it is missing."""
+    if shutil.which("java") or os.environ.get("JAVA_HOME"):
+        return
+    apt_install("openjdk-17-jre-headless", "A Java runtime (for Spark)", "JAVA_HOME")
+    log(f"java installed at {shutil.which('java')}")
+
+
 def run_with_services(cmd: list[str]) -> int:
+    ensure_java()
     with contextlib.ExitStack() as stack:
         postgres = resolve_postgres(stack, allow_start=True)
         redis = resolve_redis(stack, allow_start=True)
