@@ -125,6 +125,15 @@ def seed() -> list[str]:
             "dry_run": True,
         },
     )
+    RemediationRule.objects.get_or_create(
+        name="Re-submit a failed Spark run",
+        defaults={
+            "matchers": 'alertname="SparkJobFailed"',
+            "action": "spark_resubmit",
+            "target": "{spark_run_id}",
+            "requires_approval": True,
+        },
+    )
     for name in LABELS:
         _deliver(prometheus, _payload(name))
     _deliver(prometheus, _payload("PaymentProcessingFailure"))  # Alertmanager re-sends the group: deduplicated

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
+import structlog
 from celery import shared_task
 
 from apps.sparkruns.models import SparkRun
 from apps.sparkruns.services import spark_run_resubmit, spark_run_submit, spark_runs_poll
+
+logger = structlog.get_logger(__name__)
 
 
 @shared_task(
@@ -30,6 +35,13 @@ def poll_runs() -> int:
 @shared_task(name="spark.resubmit_run", acks_late=True, ignore_result=True)
 def resubmit_run(run_id: str) -> None:
     """Re-submit a finished run (by its public id), e.g. from an approved remediation."""
-    run = SparkRun.objects.filter(public_id=run_id).first()
-    if run is not None:
-        spark_run_resubmit(run=run)
+    try:
+        public_id = uuid.UUID(str(run_id))
+    except ValueError:
+        logger.warning("spark_resubmit_unknown_run", run_id=str(run_id)[:64])
+        return
+    run = SparkRun.objects.filter(public_id=public_id).first()
+    if run is None:
+        logger.warning("spark_resubmit_unknown_run", run_id=str(public_id))
+        return
+    spark_run_resubmit(run=run)

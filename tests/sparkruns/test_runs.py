@@ -157,3 +157,17 @@ def test_api_requests_lists_and_refuses_to_cancel_a_finished_run(token_client, l
     assert conflict.json()["code"] == "run_finished"
     listing = api.get("/api/v1/sparkruns/runs/?job=rfm").json()
     assert listing["count"] == 1
+
+
+def test_resubmit_task_makes_one_new_run_and_ignores_unknown_ids(lake: str) -> None:
+    from apps.sparkruns.tasks import resubmit_run
+
+    failed = spark_run_request(job="rfm", args=["--as-of", "2026-11-01"], submit=False)
+    SparkRun.objects.filter(pk=failed.pk).update(state=RunState.FAILED)
+    resubmit_run(str(failed.public_id))
+    resubmit_run(str(failed.public_id))
+    resubmit_run("not-a-run")
+    again = SparkRun.objects.exclude(pk=failed.pk)
+    assert again.count() == 1
+    assert again.get().resubmit_of_id == failed.pk
+    assert again.get().args == ["--as-of", "2026-11-01"]
