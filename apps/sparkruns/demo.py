@@ -3,6 +3,8 @@ then validation, RFM segmentation, profiling and the PII scan, one local run at 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.utils import timezone
 
 from apps.sparkruns.choices import Backend
@@ -17,13 +19,14 @@ def seed() -> list[str]:
     if SparkRun.objects.filter(idempotency_key="demo:generate").exists():
         states = ", ".join(f"{r.job} {r.state}" for r in SparkRun.objects.filter(idempotency_key__startswith="demo:"))
         return [f"spark runs present: {states}"]
+    today = timezone.now().date()
     generate = spark_run_request(
         job="generate",
-        args=["--rows", DEMO_ORDERS, "--seed", "42"],
+        args=["--rows", DEMO_ORDERS, "--seed", "42", "--start", (today - timedelta(days=365)).isoformat()],
         backend=Backend.LOCAL,
         idempotency_key="demo:generate",
     )
-    as_of = timezone.now().date().isoformat()
+    as_of = today.isoformat()
     follow_ups = [("validate", []), ("rfm", ["--as-of", as_of]), ("profile", []), ("pii_scan", [])]
     for job, args in follow_ups:
         spark_run_request(job=job, args=args, backend=Backend.LOCAL, after=generate, idempotency_key=f"demo:{job}")
