@@ -1,0 +1,349 @@
+"""The synthetic lake generator: canonical schemas, determinism per seed, the deliberately bad rows, referential
+integrity, power-law activity, seasonality, realistic values, and the command line with its OpenLineage events."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark.jobs import generate
+from spark.jobs.base import SUMMARY_PREFIX, base_parser, main
+from spark.paths import dataset_uri
+from spark.schema import CUSTOMERS, ORDER_ITEMS, ORDERS, PRODUCTS, USER_EVENTS, LakeDataset
+
+RAW = (CUSTOMERS, PRODUCTS, ORDERS, ORDER_ITEMS, USER_EVENTS)
+# The stewards' email rule, and the shapes of other values.
+EMAIL = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$"
+E164 = r"^\+[1-9][0-9]{7,14}$"
+IPV4 = r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$"
+IPV6 = r"^[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7}$"
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+POSTAL = {
+    "US": r"^[0-9]{5}$",
+    "GB": r"^[A-Z]{1,2}[0-9]{1,2} [0-9][A-Z]{2}$",
+    "CA": r"^[A-Z][0-9][A-Z] [0-9][A-Z][0-9]$",
+    "NL": r"^[0-9]{4} [A-Z]{2}$",
+    "PT": r"^[0-9]{4}-[0-9]{3}$",
+    "IE": r"^[A-Z][0-9]{2} [A-Z0-9]{4}$",
+    "DE": r"^[0-9]{5}$",
+    "FR": r"^[0-9]{5}$",
+    "AU": r"^[0-9]{4}$",
+    "SG": r"^[0-9]{6}$",
+}
+TINY = {"orders": 600, "days": 4, "start": date(2025, 11, 27)}
+
+
+def read(spark: SparkSession, root: str, dataset: LakeDataset) -> DataFrame:
+    return spark.read.parquet(dataset_uri(root, dataset.path))
+
+
+def lake_uri(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
+    return "file://" + str(tmp_path_factory.mktemp(name))
+
+
+def sorted_rows(frame: DataFrame) -> list[Any]:
+    return frame.orderBy(*frame.columns).collect()
+
+
+def measured_bad_rows(spark: SparkSession, root: str) -> dict[str, int]:
+    """Each kind of bad row, found in the written data the way a quality check would find it."""
+    customers, products = read(spark, root, CUSTOMERS), read(spark, root, PRODUCTS)
+    orders, items = read(spark, root, ORDERS), read(spark, root, ORDER_ITEMS)
+    return {
+        "null_email": customers.where("email IS NULL").count(),
+        "malformed_email": customers.where(f"email IS NOT NULL AND NOT email RLIKE '{EMAIL}'").count(),
+        "negative_amount": orders.where("total_amount < 0").count(),
+        "future_timestamp": orders.where("order_ts > current_timestamp()").count(),
+        "duplicate_id": orders.count() - orders.select("order_id").distinct().count(),
+        "orphan_customer": orders.join(customers, "customer_id", "left_anti").count(),
+        "orphan_product": items.join(products, "product_id", "left_anti").count(),
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The generator run through ``main`` (as ``python -m spark.jobs.generate``) with ``--out``, lineage and summary."""
+    root = lake_uri(tmp_path_factory, "cli")
+    work = tmp_path_factory.mktemp("cli-files")
+    lineage, summary = work / "lineage.jsonl", work / "summary.json"
+    argv = ["--out", root, "--rows", str(TINY["orders"]), "--seed", "11", "--days", str(TINY["days"])]
+    argv += ["--start", TINY["start"].isoformat(), "--lineage-file", str(lineage), "--summary", str(summary)]
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
+        # The harness asks for a session; pointing it at a master keeps it from re-tuning the shared one.
+        patch.setenv("ECAP_SPARK_MASTER", "local[2]")
+        status = main(generate.NAME, generate.add_arguments, generate.run, argv)
+    events = [json.loads(line) for line in lineage.read_text().splitlines()]
+    return {
+        "root": root,
+        "status": status,
+        "stdout": stdout.getvalue(),
+        "summary": json.loads(summary.read_text()),
+        "events": events,
+    }
+
+
+@pytest.fixture(scope="module")
+def same_seed_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = lake_uri(tmp_path_factory, "same-seed")
+    return {"root": root, "rows": generate.generate_lake(spark, root, seed=11, **TINY)}
+
+
+@pytest.fixture(scope="module")
+def other_seed_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = lake_uri(tmp_path_factory, "other-seed")
+    generate.generate_lake(spark, root, seed=12, **TINY)
+    return root
+
+
+@pytest.fixture(scope="module")
+def clean_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = lake_uri(tmp_path_factory, "clean")
+    generate.generate_lake(spark, root, seed=13, bad_share=0.0, **TINY)
+    return root
+
+
+# --- pure helpers ---------------------------------------------------------------------------------------------
+
+
+def test_slot_bounds_cover_every_row_once_in_order() -> None:
+    weights = generate.hourly_weights(date(2025, 1, 1), 30, seed=1)
+    bounds = generate.slot_bounds(1234, weights)
+    assert bounds[0][1] == 0
+    assert bounds[-1][2] == 1234
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(bounds))
+    assert all(low < high for _, low, high in bounds)
+
+
+def test_hourly_weights_peak_in_the_evening_and_in_december() -> None:
+    weights = generate.hourly_weights(date(2025, 1, 1), 365, seed=1)
+    assert len(weights) == 365 * 24
+    june = sum(weights[151 * 24 : 181 * 24])
+    december = sum(weights[334 * 24 : 365 * 24])
+    assert december > 1.5 * june
+    assert weights[20] > 3 * weights[4]  # 20:00 against 04:00 on the first day
+
+
+def test_black_friday_is_the_busiest_day_of_the_year() -> None:
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(365)]
+    busiest = max(days, key=generate.special_day_factor)
+    assert busiest == date(2025, 11, 28)
+
+
+def test_pick_tables_follow_the_weights() -> None:
+    table = generate.pick_table([3, 1])
+    assert len(table) == generate.PICK_TABLE_SIZE
+    assert table.count(0) == 750
+
+
+def test_sql_literals_escape_quotes_and_backslashes() -> None:
+    assert generate.sql_literal(["O'Brien", "a\\b", 1, 0.5, True]) == "array('O\\'Brien', 'a\\\\b', 1, 0.5D, true)"
+
+
+def test_out_is_another_name_for_the_lake_root() -> None:
+    parser = base_parser(generate.NAME)
+    generate.add_arguments(parser)
+    args = parser.parse_args(["--out", "file:///tmp/lake", "--rows", "5"])
+    assert args.lake == "file:///tmp/lake"
+    assert args.rows == 5
+    assert args.bad_share == 0.02
+
+
+def test_invalid_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="orders"):
+        generate.make_plan(orders=0, seed=1)
+    with pytest.raises(ValueError, match="bad_share"):
+        generate.make_plan(orders=10, seed=1, bad_share=0.9)
+
+
+# --- the shared small lake (2,000 orders over 2025, seed 7, 2% bad rows) ----------------------------------------
+
+
+def test_small_lake_has_the_five_raw_datasets_with_the_canonical_schemas(spark: SparkSession, small_lake: str) -> None:
+    for dataset in RAW:
+        written = read(spark, small_lake, dataset).schema
+        # Parquet reads every column back as nullable; names, order and types are what must match.
+        assert [(f.name, f.dataType) for f in written] == [(f.name, f.dataType) for f in dataset.schema], dataset.path
+    orders = read(spark, small_lake, ORDERS)
+    assert 2000 <= orders.count() <= 2000 * 1.02
+
+
+def test_every_bad_row_kind_is_present_at_about_the_requested_share(spark: SparkSession, small_lake: str) -> None:
+    bad = measured_bad_rows(spark, small_lake)
+    assert all(count > 0 for count in bad.values()), bad
+    customers = read(spark, small_lake, CUSTOMERS).count()
+    orders = read(spark, small_lake, ORDERS).count()
+    items = read(spark, small_lake, ORDER_ITEMS).count()
+    assert 0.01 <= (bad["null_email"] + bad["malformed_email"]) / customers <= 0.04
+    order_kinds = ("negative_amount", "future_timestamp", "duplicate_id", "orphan_customer")
+    assert 0.01 <= sum(bad[k] for k in order_kinds) / orders <= 0.03
+    assert 0.01 <= bad["orphan_product"] / items <= 0.03
+
+
+def test_order_totals_are_the_sum_of_their_lines(spark: SparkSession, small_lake: str) -> None:
+    orders = read(spark, small_lake, ORDERS).dropDuplicates(["order_id"])
+    lines = (
+        read(spark, small_lake, ORDER_ITEMS)
+        .groupBy("order_id")
+        .agg(F.sum(F.col("quantity") * F.col("unit_price")).alias("lines_total"), F.count("*").alias("lines"))
+    )
+    joined = orders.join(lines, "order_id", "left")
+    assert joined.where("lines IS NULL").count() == 0  # every order has lines
+    assert joined.where("abs(total_amount) != lines_total").count() == 0
+    assert joined.where("total_amount < 0").count() > 0  # the negative ones are the lines' total, negated
+
+
+def test_referential_integrity_holds_except_for_the_orphans(spark: SparkSession, small_lake: str) -> None:
+    customers, products = read(spark, small_lake, CUSTOMERS), read(spark, small_lake, PRODUCTS)
+    orders, items = read(spark, small_lake, ORDERS), read(spark, small_lake, ORDER_ITEMS)
+    events = read(spark, small_lake, USER_EVENTS)
+    assert items.join(orders, "order_id", "left_anti").count() == 0
+    known = orders.join(customers, "customer_id", "left_semi")
+    assert known.count() >= 0.99 * orders.count()
+    # Customers exist before they buy: sign-up precedes every order of theirs within the window.
+    first = known.where("order_ts <= current_timestamp()").groupBy("customer_id").agg(F.min("order_ts").alias("first"))
+    assert first.join(customers, "customer_id").where("created_at > first").count() == 0
+    # Each order's session is in the clickstream and ends with a checkout by the same customer.
+    checkouts = events.where("event_type = 'checkout'").select("session_id", F.col("customer_id").alias("buyer"))
+    matched = orders.dropDuplicates(["order_id"]).join(checkouts, "session_id")
+    assert matched.count() == orders.select("order_id").distinct().count()
+    assert matched.where("buyer != customer_id").count() == 0
+    viewed = events.where("product_id IS NOT NULL").select("product_id").distinct()
+    unknown_viewed = viewed.join(products, "product_id", "left_anti").count()
+    unknown_lines = items.join(products, "product_id", "left_anti").select("product_id").distinct().count()
+    assert unknown_viewed == unknown_lines  # only the orphan lines' products, added to carts
+
+
+def test_products_cost_less_than_their_price(spark: SparkSession, small_lake: str) -> None:
+    products = read(spark, small_lake, PRODUCTS)
+    assert products.where("cost >= price OR price <= 0 OR cost <= 0").count() == 0
+    assert products.where("in_stock != (stock_quantity > 0)").count() == 0
+    assert products.select("category").distinct().count() >= 8
+
+
+def test_the_top_tenth_of_customers_holds_a_third_of_revenue(spark: SparkSession, small_lake: str) -> None:
+    orders = read(spark, small_lake, ORDERS).dropDuplicates(["order_id"]).where("total_amount > 0")
+    revenue = [r.revenue for r in orders.groupBy("customer_id").agg(F.sum("total_amount").alias("revenue")).collect()]
+    revenue.sort(reverse=True)
+    top = revenue[: len(revenue) // 10]
+    share = float(sum(top) / sum(revenue))
+    assert 0.25 <= share <= 0.45, share
+    # A power law, not a uniform draw: the busiest customer orders many times the median.
+    counts = sorted(r["count"] for r in orders.groupBy("customer_id").count().collect())
+    assert counts[-1] >= 5 * counts[len(counts) // 2]
+
+
+def test_orders_follow_the_seasons(spark: SparkSession, small_lake: str) -> None:
+    orders = read(spark, small_lake, ORDERS).where("order_ts <= current_timestamp()")
+    by_month = {r.month: r["count"] for r in orders.groupBy(F.month("order_ts").alias("month")).count().collect()}
+    assert set(by_month) == set(range(1, 13))
+    assert by_month[12] > 1.4 * by_month[6]
+    assert by_month[11] + by_month[12] > 2 * sum(by_month.values()) / 12 * 1.2
+    by_hour = {r.hour: r["count"] for r in orders.groupBy(F.hour("order_ts").alias("hour")).count().collect()}
+    assert by_hour[20] > 2 * by_hour[4]
+
+
+def test_the_clickstream_has_sessions_funnels_and_anonymous_visitors(spark: SparkSession, small_lake: str) -> None:
+    events = read(spark, small_lake, USER_EVENTS)
+    kinds = {r.event_type for r in events.select("event_type").distinct().collect()}
+    assert {"page_view", "product_view", "search", "add_to_cart", "checkout"} <= kinds
+    sessions = events.groupBy("session_id").agg(F.max(F.col("customer_id").isNull().cast("int")).alias("anonymous"))
+    anonymous = sessions.where("anonymous = 1").count() / sessions.count()
+    assert 0.1 <= anonymous <= 0.4
+    assert events.where(f"NOT session_id RLIKE '{UUID}'").count() == 0
+    assert events.select("event_id").distinct().count() == events.count()
+    assert events.where("to_date(event_ts) != event_date").count() == 0
+
+
+# --- determinism, bad_share=0, the command line -------------------------------------------------------------
+
+
+def test_the_same_seed_writes_the_same_data(spark: SparkSession, cli_lake: dict, same_seed_lake: dict) -> None:
+    assert cli_lake["summary"]["rows"] == same_seed_lake["rows"]
+    for dataset in RAW:
+        first = sorted_rows(read(spark, cli_lake["root"], dataset))
+        second = sorted_rows(read(spark, same_seed_lake["root"], dataset))
+        assert first == second, dataset.path
+
+
+def test_another_seed_writes_other_data(spark: SparkSession, same_seed_lake: dict, other_seed_lake: str) -> None:
+    for dataset in (CUSTOMERS, ORDERS, ORDER_ITEMS):
+        first = read(spark, same_seed_lake["root"], dataset).drop(*dataset.primary_key)
+        second = read(spark, other_seed_lake, dataset).drop(*dataset.primary_key)
+        # Almost no row is the same once the keys are set aside.
+        assert first.intersect(second).count() < 0.05 * first.count(), dataset.path
+
+
+def test_generate_lake_returns_the_row_count_of_each_dataset(spark: SparkSession, same_seed_lake: dict) -> None:
+    assert set(same_seed_lake["rows"]) == {d.path for d in RAW}
+    for dataset in RAW:
+        assert same_seed_lake["rows"][dataset.path] == read(spark, same_seed_lake["root"], dataset).count()
+
+
+def test_no_bad_rows_when_the_share_is_zero(spark: SparkSession, clean_lake: str) -> None:
+    assert measured_bad_rows(spark, clean_lake) == dict.fromkeys(generate.BAD_KINDS, 0)
+
+
+def test_good_rows_have_well_formed_values(spark: SparkSession, clean_lake: str) -> None:
+    customers = read(spark, clean_lake, CUSTOMERS)
+    assert customers.where(f"NOT email RLIKE '{EMAIL}'").count() == 0
+    assert customers.select("email").distinct().count() == customers.count()
+    assert customers.where(f"phone IS NOT NULL AND NOT phone RLIKE '{E164}'").count() == 0
+    assert customers.where("phone IS NULL").count() < 0.2 * customers.count()
+    countries = {c.iso for c in generate.COUNTRIES}
+    assert {r.country for r in customers.select("country").distinct().collect()} <= countries
+    for country, pattern in POSTAL.items():
+        wrong = customers.where(f"country = '{country}' AND NOT postal_code RLIKE '{pattern}'")
+        assert wrong.count() == 0, country
+    assert customers.where("created_at > updated_at").count() == 0
+    assert customers.where("date_of_birth > date'2007-11-27' OR date_of_birth < date'1940-01-01'").count() == 0
+    orders = read(spark, clean_lake, ORDERS)
+    events = read(spark, clean_lake, USER_EVENTS)
+    for frame in (orders, events):
+        assert frame.where(f"NOT (ip_address RLIKE '{IPV4}' OR ip_address RLIKE '{IPV6}')").count() == 0
+    assert orders.where(f"ip_address RLIKE '{IPV6}'").count() > 0
+    currency = {c.iso: c.currency for c in generate.COUNTRIES}
+    pairs = {
+        (r.shipping_country, r.currency) for r in orders.select("shipping_country", "currency").distinct().collect()
+    }
+    assert all(currency[country] == code for country, code in pairs)
+    assert orders.where("order_date != to_date(order_ts)").count() == 0
+
+
+def test_the_command_line_prints_the_summary_and_writes_the_lake(spark: SparkSession, cli_lake: dict) -> None:
+    assert cli_lake["status"] == 0
+    last = cli_lake["stdout"].strip().splitlines()[-1]
+    assert last.startswith(SUMMARY_PREFIX)
+    summary = json.loads(last[len(SUMMARY_PREFIX) :])
+    assert summary == cli_lake["summary"]
+    assert summary["seed"] == 11
+    assert summary["orders"] == TINY["orders"]
+    for dataset in RAW:
+        assert summary["rows"][dataset.path] == read(spark, cli_lake["root"], dataset).count()
+    # The reported bad rows are the ones a quality check finds.
+    assert summary["bad_rows"] == measured_bad_rows(spark, cli_lake["root"])
+
+
+def test_the_lineage_events_validate_and_describe_the_outputs(cli_lake: dict, validate_openlineage: Any) -> None:
+    events = cli_lake["events"]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        validate_openlineage(event)
+    outputs = {o["name"]: o for o in events[1]["outputs"]}
+    assert set(outputs) == {d.path for d in RAW}
+    for dataset in RAW:
+        output = outputs[dataset.path]
+        assert output["namespace"] == cli_lake["root"]
+        assert [f["name"] for f in output["facets"]["schema"]["fields"]] == dataset.columns
+        statistics = output["outputFacets"]["outputStatistics"]
+        assert statistics["rowCount"] == cli_lake["summary"]["rows"][dataset.path]
+        assert statistics["fileCount"] >= 1
+        assert statistics["size"] > 0
