@@ -1128,11 +1128,11 @@ def session_settings(spark: SparkSession, settings: dict[str, str]) -> Iterator[
     try:
         yield
     finally:
-        for key, value in previous.items():
-            if value is None:
+        for key, old in previous.items():
+            if old is None:
                 spark.conf.unset(key)
             else:
-                spark.conf.set(key, value)
+                spark.conf.set(key, old)
 
 
 def write_dataset(
