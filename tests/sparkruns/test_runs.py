@@ -90,6 +90,7 @@ def test_local_runs_wait_for_a_free_slot(lake: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # lineage and alerts are handled once the run's end is committed
 def test_a_local_run_goes_end_to_end_with_lineage_and_a_failure_alerts(lake: str) -> None:
     run = spark_run_request(job="generate", args=["--rows", "300", "--seed", "3"], submit=False)
     run = spark_run_submit(run_pk=run.pk)
