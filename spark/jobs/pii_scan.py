@@ -4,9 +4,14 @@
 
 Per dataset, a deterministic sample (Bernoulli ``sample`` with ``--seed`` at a fraction sized from the Parquet row
 count, then ``limit``) of the string columns, plus the date and timestamp columns whose name suggests a birth date,
-is read once; one aggregation counts, per column, the non-empty values and the values each detector of ``spark.pii``
-matches (built-in SQL functions only, no Python UDF). The findings (category, detector, ratio, confidence, reason)
-follow the rules in ``spark.pii``.
+is read once; one aggregation over its cells, grouped by column, counts the non-empty values and the values each
+detector of ``spark.pii`` matches (built-in SQL functions only, no Python UDF). The findings (category, detector,
+ratio, confidence, reason) follow the rules in ``spark.pii``.
+
+A row-level sample still reads every row. When a dataset holds at least ``FILE_SAMPLING_FACTOR`` times the sample,
+the draw is made from a subset of its files instead: files ordered by a seeded hash of their path, taking at least
+``MIN_SAMPLED_FILES`` and enough for about ``FILE_SAMPLE_CAPACITY`` times the sample, so a scan of a large dataset
+costs the sample, not the dataset.
 
 Only counts leave Spark: no sampled value is ever put in the summary, the report, a log line or a lineage event. The
 summary is also written to ``pii/_latest.json`` under the lake (``--no-report`` skips it); like the profile
@@ -16,11 +21,13 @@ document, it is a report about datasets, so lineage lists the scanned datasets a
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -30,13 +37,16 @@ from spark.jobs.base import JobContext, JobResult, main
 from spark.jobs.validate import hadoop_path, require, write_text
 from spark.lineage import input_dataset
 from spark.paths import check_relative
-from spark.pii import DEFAULT_THRESHOLD, DETECTORS, Detector, Finding, dob_date_sql, finding, sql_identifier
+from spark.pii import DEFAULT_THRESHOLD, DETECTORS, Detector, Finding, finding, sql_identifier
 from spark.schema import DATASETS
 
 NAME = "pii_scan"
 REPORT = "pii/_latest.json"
 DEFAULT_SAMPLE_ROWS = 10_000
 DEFAULT_SEED = 42
+FILE_SAMPLING_FACTOR = 20
+FILE_SAMPLE_CAPACITY = 4
+MIN_SAMPLED_FILES = 8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,14 +63,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-report", action="store_true", help=f"Do not write {REPORT} under the lake.")
 
 
-def sample(df: DataFrame, rows: int, seed: int) -> tuple[DataFrame, int]:
-    """At most ``rows`` rows drawn without replacement (deterministic for a seed and the same files), and the total."""
+def sampled_files(df: DataFrame, base: str, *, rows: int, total: int, seed: int) -> list[str] | None:
+    """The files to draw the sample from, or None to draw from all of them (see the module docstring)."""
+    files = df.inputFiles()
+    if total < rows * FILE_SAMPLING_FACTOR or len(files) <= MIN_SAMPLED_FILES:
+        return None
+    root = urlsplit(base).path.rstrip("/")
+
+    def rank(uri: str) -> str:
+        # Relative to the dataset, so the choice does not depend on where the lake is mounted.
+        relative = uri[uri.find(root) + len(root) :] if root in uri else uri
+        return hashlib.sha256(f"{seed}:{relative}".encode()).hexdigest()
+
+    wanted = max(MIN_SAMPLED_FILES, math.ceil(len(files) * FILE_SAMPLE_CAPACITY * rows / total))
+    return sorted(files, key=rank)[:wanted] if wanted < len(files) else None
+
+
+def sample(df: DataFrame, columns: list[str], *, rows: int, seed: int, base: str | None) -> tuple[DataFrame, int]:
+    """At most ``rows`` rows of ``columns`` drawn without replacement (the same for a seed and the same files), and
+    the dataset's row count; ``base`` (the dataset's location) allows drawing from a subset of its files."""
     total = df.count()  # Parquet answers from file footers
+    selected = [F.col(sql_identifier(name)) for name in columns]
     if total <= rows:
-        return df, total
+        return df.select(*selected), total
+    source, available = df, total
+    files = sampled_files(df, base, rows=rows, total=total, seed=seed) if base else None
+    if files:
+        source = df.sparkSession.read.schema(df.schema).option("basePath", base).parquet(*files)
+        available = source.count()
     # Four standard deviations of oversampling: the Bernoulli draw falls short of ``rows`` about once in 30,000.
-    fraction = min(1.0, (rows + 4 * math.sqrt(rows) + 10) / total)
-    return df.sample(withReplacement=False, fraction=fraction, seed=seed).limit(rows), total
+    fraction = min(1.0, (rows + 4 * math.sqrt(rows) + 10) / max(available, 1))
+    return source.select(*selected).sample(withReplacement=False, fraction=fraction, seed=seed).limit(rows), total
 
 
 def scanned_columns(df: DataFrame) -> list[tuple[str, str, list[Detector]]]:
@@ -76,34 +109,44 @@ def scanned_columns(df: DataFrame) -> list[tuple[str, str, list[Detector]]]:
     return columns
 
 
-def scan_dataset(df: DataFrame, *, rows: int, seed: int, threshold: float, today: date) -> dict[str, Any]:
+def scan_dataset(
+    df: DataFrame, *, rows: int, seed: int, threshold: float, today: date, base: str | None = None
+) -> dict[str, Any]:
     """The findings of one dataset from one aggregation over its sample (counts only)."""
     columns = scanned_columns(df)
     if not columns or rows == 0:
         return {"rows_total": None, "rows_sampled": 0, "columns": []}
-    sampled, total = sample(df.select(*[F.col(sql_identifier(name)) for name, _, _ in columns]), rows, seed)
-    # Positional aliases keep arbitrary column names out of the generated SQL; blank strings count as empty.
-    sampled = sampled.select(
+    sampled, total = sample(df, [name for name, _, _ in columns], rows=rows, seed=seed, base=base)
+    # One (column, value) row per sampled cell, so each detector appears once in the plan, not once per column:
+    # analysis and code generation stay small however wide the dataset. Blank strings count as empty; dates and
+    # timestamps become ISO dates, which the date-of-birth detector reads like any other. Positional aliases keep
+    # arbitrary column names out of the generated SQL.
+    cells = sampled.select(
         *[
-            F.expr(f"nullif(trim({sql_identifier(name)}), '')" if kind == "string" else sql_identifier(name)).alias(
-                f"c{i}"
-            )
+            F.expr(
+                f"nullif(trim({sql_identifier(name)}), '')"
+                if kind == "string"
+                else f"CAST(CAST({sql_identifier(name)} AS DATE) AS STRING)"
+            ).alias(f"c{i}")
             for i, (name, kind, _) in enumerate(columns)
         ]
     )
-    exprs = [F.count(F.lit(1)).alias("rows")]
-    for i, (_, kind, detectors) in enumerate(columns):
-        exprs.append(F.count(f"c{i}").alias(f"c{i}_n"))
-        for detector in detectors:
-            test = detector.sql(f"c{i}", today) if kind == "string" else dob_date_sql(f"c{i}", today)
-            exprs.append(F.expr(f"count_if({test})").alias(f"c{i}_{detector.key}"))
-    counts = sampled.agg(*exprs).collect()[0].asDict()
+    pairs = ", ".join(f"{i}, c{i}" for i in range(len(columns)))
+    long = cells.select(F.expr(f"stack({len(columns)}, {pairs}) AS (col, value)"))
+    counted = long.groupBy("col").agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count("value").alias("non_empty"),
+        *[F.expr(f"count_if({d.sql('value', today)})").alias(d.key) for d in DETECTORS],
+    )
+    counts = {row["col"]: row.asDict() for row in counted.collect()}
+    empty = {"rows": 0, "non_empty": 0} | {d.key: 0 for d in DETECTORS}
     out_columns = []
     for i, (name, kind, detectors) in enumerate(columns):
-        non_empty = int(counts[f"c{i}_n"])
+        column = counts.get(i, empty)
+        non_empty = int(column["non_empty"])
         findings: list[Finding] = []
         for detector in detectors:
-            matched = int(counts[f"c{i}_{detector.key}"])
+            matched = int(column[detector.key])
             hinted = detector.hints(name)
             if matched or hinted:
                 findings.append(
@@ -122,7 +165,7 @@ def scan_dataset(df: DataFrame, *, rows: int, seed: int, threshold: float, today
                 "findings": findings,
             }
         )
-    return {"rows_total": total, "rows_sampled": int(counts["rows"]), "columns": out_columns}
+    return {"rows_total": total, "rows_sampled": int(counts.get(0, empty)["rows"]), "columns": out_columns}
 
 
 def chosen_datasets(ctx: JobContext) -> tuple[list[str], list[str]]:
@@ -153,8 +196,11 @@ def run(ctx: JobContext) -> JobResult:
     inputs = []
     flagged = []
     for path in paths:
-        df = ctx.spark.read.parquet(ctx.uri(path))
-        result = scan_dataset(df, rows=args.sample_rows, seed=args.seed, threshold=args.threshold, today=today)
+        uri = ctx.uri(path)
+        df = ctx.spark.read.parquet(uri)
+        result = scan_dataset(
+            df, rows=args.sample_rows, seed=args.seed, threshold=args.threshold, today=today, base=uri
+        )
         namespace, name = ctx.pair(path)
         inputs.append(input_dataset(namespace, name, df.schema))
         datasets.append({"dataset": name, "namespace": namespace, **result})

@@ -5,7 +5,7 @@
 
 One aggregation over the orders (``max(order_ts)``, ``count(order_id)``, ``sum(total_amount)`` per customer) is the
 only pass over the input; scoring, segmentation and the per-segment statistics work on the per-customer result,
-which is persisted for that.
+which is materialised (a local checkpoint) for that.
 
 Window: orders with ``order_ts`` in ``(as_of - lookback, as_of]`` counted by day, i.e. from the start of day
 ``as_of - lookback + 1`` to the end of day ``as_of`` (UTC). Only valid orders count: the status is not one of
@@ -25,7 +25,7 @@ recency descending (most days since the last order first), frequency ascending, 
 
 Segments: the one rule table of ``spark.rfm_segments`` (125 codes), applied as a literal array indexed by the code.
 The summary lists, for every segment, its customers and their share, its revenue and revenue share, and the average
-recency, frequency and monetary value, observed while the partition is written (no second pass).
+recency, frequency and monetary value, aggregated from the per-customer result (not from the orders again).
 
 Output: ``analytics/rfm_segments/as_of=YYYY-MM-DD`` (Parquet, the canonical schema; only that partition is
 replaced, also when it comes out empty).
@@ -41,8 +41,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType
 
@@ -55,6 +54,7 @@ from spark.schema import ORDERS, RFM_SEGMENTS
 NAME = "rfm"
 EXCLUDED_STATUSES = ("cancelled", "canceled", "payment_failed", "failed", "returned", "refunded")
 MONETARY = RFM_SEGMENTS.schema["monetary"].dataType
+UNIQUE = ("customer_id", "monetary")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,7 +203,7 @@ def score(per_customer: DataFrame) -> DataFrame:
     """Scores, code and segment for the per-customer measures, in the canonical column order (without as_of).
 
     No global sort and no single-partition window: every score is a few comparisons against thresholds found by two
-    small actions over ``per_customer`` (which should be persisted). The first counts customers per (recency,
+    small actions over ``per_customer`` (which should be materialised). The first counts customers per (recency,
     frequency) pair, which gives the recency and frequency scores of every value, and per coarse monetary bucket.
     The second collects the exact amounts of the (at most four) buckets that hold the level boundaries, which gives
     the exact monetary values at positions ``level_positions(n)``.
@@ -273,33 +273,27 @@ def segment_of(r: Column, f: Column, m: Column) -> Column:
     return F.element_at(names, (r - 1) * 25 + (f - 1) * 5 + m)
 
 
-def statistics_metrics() -> list[Column]:
-    """Per-segment sums as global aggregates, observed while the partition is written (no second pass)."""
-    metrics = []
-    for i, name in enumerate(SEGMENTS):
-        member = F.col("segment") == F.lit(name)
-        metrics += [
-            F.sum(F.when(member, 1).otherwise(0)).alias(f"s{i}_customers"),
-            F.sum(F.when(member, F.col("monetary"))).alias(f"s{i}_revenue"),
-            F.sum(F.when(member, F.col("recency_days"))).alias(f"s{i}_recency"),
-            F.sum(F.when(member, F.col("frequency"))).alias(f"s{i}_frequency"),
-        ]
-    return metrics
-
-
-def segment_statistics(observed: Mapping[str, Any]) -> dict[str, Any]:
+def segment_statistics(scored: DataFrame) -> dict[str, Any]:
     """Customers, revenue, revenue share and average R/F/M per segment (every segment listed, empty ones as 0)."""
-    counts = {name: int(observed[f"s{i}_customers"] or 0) for i, name in enumerate(SEGMENTS)}
-    revenues = {name: observed[f"s{i}_revenue"] or Decimal(0) for i, name in enumerate(SEGMENTS)}
-    total_customers = sum(counts.values())
-    total_revenue = sum(revenues.values(), Decimal(0))
+    rows = (
+        scored.groupBy("segment")
+        .agg(
+            F.count(F.lit(1)).alias("customers"),
+            F.sum("monetary").alias("revenue"),
+            F.avg("recency_days").alias("avg_recency_days"),
+            F.avg("frequency").alias("avg_frequency"),
+            F.avg("monetary").alias("avg_monetary"),
+        )
+        .collect()
+    )
+    found = {row["segment"]: row for row in rows}
+    total_customers = sum(int(row["customers"]) for row in rows)
+    total_revenue = sum((row["revenue"] or Decimal(0) for row in rows), Decimal(0))
     segments = []
-    for i, name in enumerate(SEGMENTS):
-        customers, revenue = counts[name], revenues[name]
-
-        def average(total: Any, digits: int, customers: int = customers) -> float | None:
-            return round(float(total) / customers, digits) if customers else None
-
+    for name in SEGMENTS:
+        row = found.get(name)
+        customers = int(row["customers"]) if row else 0
+        revenue = (row["revenue"] or Decimal(0)) if row else Decimal(0)
         segments.append(
             {
                 "segment": name,
@@ -307,9 +301,9 @@ def segment_statistics(observed: Mapping[str, Any]) -> dict[str, Any]:
                 "customer_share": round(customers / total_customers, 6) if total_customers else 0.0,
                 "revenue": str(revenue),
                 "revenue_share": float(revenue / total_revenue) if total_revenue else 0.0,
-                "avg_recency_days": average(observed[f"s{i}_recency"], 2),
-                "avg_frequency": average(observed[f"s{i}_frequency"], 3),
-                "avg_monetary": average(revenue, 2),
+                "avg_recency_days": round(float(row["avg_recency_days"]), 2) if row else None,
+                "avg_frequency": round(float(row["avg_frequency"]), 3) if row else None,
+                "avg_monetary": round(float(row["avg_monetary"]), 2) if row else None,
             }
         )
     return {"customers": total_customers, "revenue": str(total_revenue), "segments": segments}
@@ -352,15 +346,15 @@ def run(ctx: JobContext) -> JobResult:
     dedupe = deduplicates(args.dedupe, check_relative(args.input))
     per_customer = aggregate(valid_orders(orders, as_of, args.lookback_days), as_of, dedupe=dedupe)
     partition = f"{ctx.uri(args.output)}/as_of={as_of.isoformat()}"
-    observation = Observation("rfm_segments")
-    # The only scan of the orders fills this cache; the scoring reads the small per-customer result from it.
-    per_customer.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        scored = score(per_customer).observe(observation, *statistics_metrics())
-        scored.write.mode("overwrite").parquet(partition)
-    finally:
-        per_customer.unpersist()
-    stats = segment_statistics(observation.get)
+    # The only scan of the orders materialises the per-customer result on the executors; the scoring, the write and
+    # the statistics all read it from there. A local checkpoint stores plain rows: cheaper to build and read than
+    # the compressed columnar cache, at the price of failing (not recomputing) if an executor is lost mid-job.
+    per_customer = per_customer.localCheckpoint(eager=False)
+    scored = score(per_customer)
+    # Customer ids and amounts are nearly all distinct: dictionary pages would be built only to be abandoned.
+    writer = scored.write.mode("overwrite").options(**{f"parquet.enable.dictionary#{c}": "false" for c in UNIQUE})
+    writer.parquet(partition)
+    stats = segment_statistics(scored)
     in_ns, in_name = ctx.pair(args.input)
     out_ns, out_name = ctx.pair(args.output)
     start, end = window_bounds(as_of, args.lookback_days)

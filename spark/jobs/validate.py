@@ -166,10 +166,12 @@ def hadoop_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
 
 
 def storage_size(spark: SparkSession, uri: str) -> tuple[int, int]:
-    """Bytes and file count under a URI, from the file system's content summary."""
+    """Bytes and data files under a URI, from the file system's content summary (the ``_SUCCESS`` marker is not
+    counted as a file)."""
     fs, path = hadoop_path(spark, uri)
     summary = fs.getContentSummary(path)
-    return int(summary.getLength()), int(summary.getFileCount())
+    marker = 1 if fs.exists(hadoop_path(spark, uri.rstrip("/") + "/_SUCCESS")[1]) else 0
+    return int(summary.getLength()), int(summary.getFileCount()) - marker
 
 
 def write_text(spark: SparkSession, uri: str, text: str) -> None:
@@ -449,6 +451,9 @@ def write_outputs(ctx: JobContext, validation: Validation) -> tuple[dict[str, An
     counts = summarise(validation, {n: int(values.get(f"m{i}") or 0) for i, n in enumerate(names)})
     # Quarantine is small and read whole by stewards, so it is not partitioned; the partition column stays a column.
     rejected = validation.rows.where(F.size("reasons") > 0).select(*dataset.columns, "reasons")
+    if not counts["rejected"]:
+        # Nothing to quarantine, as the observation showed: an empty dataset replaces the last run's without a scan.
+        rejected = ctx.spark.createDataFrame([], rejected.schema)
     rejected.write.mode("overwrite").option("partitionOverwriteMode", "static").parquet(ctx.uri(quarantine))
     return counts, curated, quarantine
 

@@ -322,3 +322,21 @@ def test_sampling_is_deterministic_for_a_seed(spark: SparkSession) -> None:
     assert runs[0] == runs[1]
     assert runs[0]["rows_sampled"] == 50
     assert runs[0]["rows_total"] == ROWS
+
+
+def test_a_large_dataset_is_sampled_from_a_seeded_subset_of_its_files(spark: SparkSession, tmp_path: Path) -> None:
+    uri = "file://" + str(tmp_path / "people")
+    spark.createDataFrame(planted_rows(ROWS), PLANTED_SCHEMA).repartition(25).write.parquet(uri)
+    frame = spark.read.parquet(uri)
+    assert len(frame.inputFiles()) == 25
+    chosen = pii_scan.sampled_files(frame, uri, rows=5, total=ROWS, seed=7)
+    assert chosen is not None
+    assert len(chosen) == pii_scan.MIN_SAMPLED_FILES
+    assert chosen == pii_scan.sampled_files(frame, uri, rows=5, total=ROWS, seed=7)
+    assert chosen != pii_scan.sampled_files(frame, uri, rows=5, total=ROWS, seed=8)
+    assert pii_scan.sampled_files(frame, uri, rows=50, total=ROWS, seed=7) is None  # too few rows to bother
+    scans = [pii_scan.scan_dataset(frame, rows=5, seed=7, threshold=0.1, today=TODAY, base=uri) for _ in range(2)]
+    assert scans[0] == scans[1]
+    assert (scans[0]["rows_total"], scans[0]["rows_sampled"]) == (ROWS, 5)
+    email = next(c for c in scans[0]["columns"] if c["column"] == "email")
+    assert email["non_empty"] == 5

@@ -323,18 +323,19 @@ def test_lineage_events_validate_and_carry_column_lineage(grid: GridRun, validat
 def test_scores_follow_the_rule_with_many_ties(spark: SparkSession, tmp_path: Path) -> None:
     root = "file://" + str(tmp_path)
     draw = random.Random(11)
+    # Close amounts share a monetary bucket, so level boundaries fall inside buckets and between equal values.
+    amounts = ["10.00", "10.00", "99.98", "99.99", "99.99", "100.00", "100.01", "100.02", "250.00", "1000.00"]
     rows = []
-    for c in range(80):
+    for c in range(150):
         last = draw.choice([0, 0, 0, 5, 9, 30, 30, 200])  # many shared days
         for i in range(draw.choice([1, 1, 1, 1, 2, 2, 3, 7])):  # mostly one order
-            amount = draw.choice(["10.00", "10.00", "25.50", "99.99", "250.00", "1000.00"])
             status = draw.choice(["delivered", "shipped", "processing", "pending"])  # live orders all count
-            rows.append(order(f"o{c}-{i}", f"k{c}", at(AS_OF - timedelta(days=last + i)), amount, status))
+            rows.append(order(f"o{c}-{i}", f"k{c}", at(AS_OF - timedelta(days=last + i)), draw.choice(amounts), status))
     write_orders(spark, root, rows, path="curated/orders")
     result = run_rfm(spark, root, "--input", "curated/orders")
     assert result.summary["deduplicated"] is False
     scored = output(spark, root)
-    assert len(scored) == 80
+    assert len(scored) == 150
     assert sum(row["frequency"] for row in scored.values()) == len(rows)
     for measure, score, better in (
         ("recency_days", "r_score", False),
@@ -345,8 +346,20 @@ def test_scores_follow_the_rule_with_many_ties(spark: SparkSession, tmp_path: Pa
         for row in scored.values():
             counts[row[measure]] = counts.get(row[measure], 0) + 1
         expected = rfm.scores_by_value(counts, higher_is_better=better)
+        assert len(set(expected.values())) >= 3, measure  # the data really spreads over levels
         for row in scored.values():
             assert row[score] == expected[row[measure]], (measure, row)
+
+
+def test_level_boundaries_are_found_inside_buckets() -> None:
+    assert rfm.level_positions(10) == [2, 4, 6, 8]
+    assert rfm.level_positions(7) == [2, 3, 5, 6]  # ceil(7k/5)
+    assert rfm.level_positions(0) == []
+    assert rfm.locate({3: 2, 1: 1, 7: 5}, [2, 3, 4, 8]) == {2: (3, 1), 3: (3, 2), 4: (7, 1), 8: (7, 5)}
+    values = [(Decimal("2.50"), 2), (None, 1), (Decimal("1.00"), 3)]
+    assert [rfm.nth_value(values, p) for p in range(1, 7)] == [None] + [Decimal("1.00")] * 3 + [Decimal("2.50")] * 2
+    with pytest.raises(ValueError, match="past"):
+        rfm.nth_value(values, 7)
 
 
 def test_a_window_without_orders_leaves_an_empty_partition(spark: SparkSession, grid: GridRun) -> None:
