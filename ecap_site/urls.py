@@ -21,6 +21,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.common import views as common_views
 from apps.common.api.errors import json_not_found, json_server_error
 from apps.common.api.views import ApiRootView
+from apps.lineage.api import views as lineage_views
 
 
 def _api_patterns() -> list[URLPattern | URLResolver]:
@@ -46,6 +47,9 @@ urlpatterns = [
     path("metrics", common_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("apps.incidents.urls")),
+    path("catalog/", include("apps.catalog.urls")),
+    # Where OpenLineage clients post (no trailing slash, never redirected); /api/v1/lineage/ is the app's own root.
+    path("api/v1/lineage", lineage_views.LineageIntakeView.as_view(), name="lineage-intake"),
     path("api/v1/", include((_api_patterns(), "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

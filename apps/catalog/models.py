@@ -107,6 +107,7 @@ class Dataset(PublicIdModel, TimeStampedModel):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     file_count = models.IntegerField(null=True, blank=True)
     last_profiled_at = models.DateTimeField(null=True, blank=True)
+    last_pii_scan_at = models.DateTimeField(null=True, blank=True, help_text="When a PII scan last covered it.")
     last_modified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the data last changed (a job wrote it): its freshness."
     )
@@ -144,6 +145,9 @@ class Field(PublicIdModel):
     is_primary_key = models.BooleanField(default=False)
     identity_kind = models.CharField(max_length=20, choices=IdentityKind.choices, default=IdentityKind.NONE, blank=True)
     is_active = models.BooleanField(default=True, help_text="False once the field left the schema.")
+    statistics = models.JSONField(
+        default=dict, blank=True, help_text="The latest profile: nulls, distinct count, lengths, numeric range."
+    )
     glossary_terms = models.ManyToManyField(GlossaryTerm, blank=True, related_name="fields")
     data_categories = models.ManyToManyField(
         DataCategory, through="FieldCategory", through_fields=("field", "category"), related_name="fields", blank=True
@@ -249,3 +253,18 @@ class PiiSuggestion(PublicIdModel):
 
     def __str__(self) -> str:
         return f"{self.field} → {self.category.key} ({self.status})"
+
+
+class RunConsumption(models.Model):
+    """A Spark run whose summary the catalog has consumed (profile or PII scan): consuming is done once per run."""
+
+    run_id = models.UUIDField(unique=True, help_text="The OpenLineage run id of the Spark run.")
+    job = models.CharField(max_length=30)
+    consumed_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.JSONField(default=dict, blank=True, help_text="What the consumption changed (counts).")
+
+    class Meta:
+        ordering = ("-consumed_at",)
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.run_id}"

@@ -1,5 +1,7 @@
 """Writes to the catalog. The public surface for other apps: ``dataset_upsert``, ``dataset_schema_apply``,
-``dataset_statistics_update``.
+``dataset_statistics_update``, ``dataset_search_text``; stewards' edits (``dataset_update``, ``field_update``,
+``field_category_add``/``_remove``, ``glossary_term_save``). PII review lives in ``apps.catalog.review``, owners and
+stewards in ``apps.catalog.stewardship``, propagation in ``apps.catalog.propagation``.
 
 Lineage intake and discovery both describe datasets; they call these services and never write catalog models
 themselves, so every path records schema versions, diffs and breaking-change alerts the same way.
@@ -16,8 +18,20 @@ import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.catalog.choices import Platform
-from apps.catalog.models import Dataset, Field, SchemaVersion
+from apps.catalog.choices import CategorySource, PiiStatus, Platform, SuggestionStatus
+from apps.catalog.models import (
+    DataCategory,
+    Dataset,
+    Field,
+    FieldCategory,
+    GlossaryTerm,
+    PiiSuggestion,
+    RetentionPolicy,
+    SchemaVersion,
+)
+from apps.catalog.stewardship import require_steward
+from apps.common.errors import Conflict, NotFound
+from apps.common.models import User
 
 logger = structlog.get_logger(__name__)
 
@@ -237,3 +251,174 @@ def dataset_statistics_update(
     if values:
         values["updated_at"] = timezone.now()
         Dataset.objects.filter(pk=dataset.pk).update(**values)
+
+
+# --- personal-data status -----------------------------------------------------------------------------------------
+
+PERSONAL_ROOT = "user"
+
+
+def dataset_pii_status_refresh(*, dataset_ids: Iterable[int]) -> None:
+    """Recompute ``pii_status`` of these datasets: confirmed when an active field carries a ``user.*`` category,
+    suggested when suggestions wait, none once scanned without either, unknown before any scan."""
+    ids = sorted(set(dataset_ids))
+    if not ids:
+        return
+    personal = set(
+        FieldCategory.objects.filter(
+            field__dataset_id__in=ids,
+            field__is_active=True,
+            category__key__startswith=PERSONAL_ROOT + ".",
+        ).values_list("field__dataset_id", flat=True)
+    )
+    pending = set(
+        PiiSuggestion.objects.filter(field__dataset_id__in=ids, status=SuggestionStatus.PENDING).values_list(
+            "field__dataset_id", flat=True
+        )
+    )
+    for dataset_id, scanned_at, status in Dataset.objects.filter(pk__in=ids).values_list(
+        "pk", "last_pii_scan_at", "pii_status"
+    ):
+        if dataset_id in personal:
+            wanted = PiiStatus.CONFIRMED
+        elif dataset_id in pending:
+            wanted = PiiStatus.SUGGESTED
+        elif scanned_at is not None:
+            wanted = PiiStatus.NONE
+        else:
+            wanted = PiiStatus.UNKNOWN
+        if wanted != status:
+            Dataset.objects.filter(pk=dataset_id).update(pii_status=wanted)
+
+
+# --- stewards' edits ----------------------------------------------------------------------------------------------
+
+DATASET_EDITABLE = ("description", "domain", "tags", "classification", "retention_policy", "freshness_sla_hours")
+FIELD_EDITABLE = ("description", "identity_kind", "is_primary_key")
+
+
+def dataset_update(*, dataset: Dataset, actor: User | None, **changes: Any) -> Dataset:
+    """Change a dataset's steward-kept metadata (description, domain, tags, classification, retention, freshness).
+
+    Only the dataset's stewards, owners and administrators may; the change is audited by the capture trigger and
+    the search text follows.
+    """
+    unknown = sorted(set(changes) - set(DATASET_EDITABLE))
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(unknown)}")
+    if actor is not None:
+        require_steward(user=actor, dataset=dataset)
+    with transaction.atomic():
+        locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if "retention_policy" in changes and not (
+            changes["retention_policy"] is None or isinstance(changes["retention_policy"], RetentionPolicy)
+        ):
+            raise NotFound("No such retention policy.", fields={"retention_policy": ["unknown"]})
+        if "tags" in changes:
+            changes["tags"] = sorted({str(t).strip()[:100] for t in changes["tags"] or [] if str(t).strip()})
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.search_text = dataset_search_text(locked)
+        locked.save(update_fields=[*changes, "search_text", "updated_at"])
+    return locked
+
+
+def field_update(
+    *, field: Field, actor: User | None, glossary_terms: Iterable[GlossaryTerm] | None = None, **changes: Any
+) -> Field:
+    """Change a field's description, identity kind, primary-key flag or glossary terms (stewards of its dataset)."""
+    unknown = sorted(set(changes) - set(FIELD_EDITABLE))
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(unknown)}")
+    if actor is not None:
+        require_steward(user=actor, dataset=field.dataset)
+    with transaction.atomic():
+        Dataset.objects.select_for_update().filter(pk=field.dataset_id).first()
+        for name, value in changes.items():
+            setattr(field, name, value)
+        if changes:
+            field.save(update_fields=list(changes))
+        if glossary_terms is not None:
+            field.glossary_terms.set(list(glossary_terms))
+            _search_text_refresh(dataset_ids=[field.dataset_id])
+    return field
+
+
+def field_category_add(*, field: Field, category: DataCategory, actor: User | None) -> FieldCategory:
+    """Put a data category on a field by hand; it propagates downstream along column lineage."""
+    from apps.catalog.propagation import propagate_origins
+
+    if actor is not None:
+        require_steward(user=actor, dataset=field.dataset)
+    with transaction.atomic():
+        Field.objects.select_for_update().filter(pk=field.pk).first()
+        link, created = FieldCategory.objects.get_or_create(
+            field=field,
+            category=category,
+            inherited_from=None,
+            defaults={"source": CategorySource.MANUAL, "created_by": actor},
+        )
+        if not created:
+            raise Conflict(f"{field} already carries {category.key}.", code="category_present")
+        _supersede_covered_suggestions(field=field, category=category)
+        propagate_origins(origin_ids=[link.pk])
+        dataset_pii_status_refresh(dataset_ids=[field.dataset_id])
+    return link
+
+
+def field_category_remove(*, field: Field, category: DataCategory, actor: User | None) -> int:
+    """Take a category a field holds in its own right off it; what it passed downstream goes with it."""
+    from apps.catalog.propagation import _refresh_pii_status
+
+    if actor is not None:
+        require_steward(user=actor, dataset=field.dataset)
+    with transaction.atomic():
+        Field.objects.select_for_update().filter(pk=field.pk).first()
+        own = FieldCategory.objects.filter(field=field, category=category, inherited_from__isnull=True).first()
+        if own is None:
+            raise NotFound(f"{field} does not carry {category.key} in its own right.", code="category_absent")
+        reached = set(own.inherited.values_list("field_id", flat=True))
+        own.delete()  # inherited rows follow by CASCADE
+        _refresh_pii_status(reached | {field.pk})
+    return 1
+
+
+def _supersede_covered_suggestions(*, field: Field, category: DataCategory) -> None:
+    """Pending suggestions the field's new category already answers need no decision any more."""
+    from apps.catalog.selectors import category_covers
+
+    pending = PiiSuggestion.objects.filter(field=field, status=SuggestionStatus.PENDING).select_related("category")
+    covered = [s.pk for s in pending if category_covers(category.key, s.category.key)]
+    if covered:
+        PiiSuggestion.objects.filter(pk__in=covered).update(status=SuggestionStatus.SUPERSEDED)
+
+
+def glossary_term_save(
+    *, term: GlossaryTerm | None, name: str, definition: str, owner: User | None = None
+) -> GlossaryTerm:
+    """Create or rename/redefine a glossary term; datasets whose fields hold it are found by the new name."""
+    with transaction.atomic():
+        if term is None:
+            return GlossaryTerm.objects.create(name=name, definition=definition, owner=owner)
+        renamed = term.name != name
+        term.name, term.definition = name, definition
+        if owner is not None:
+            term.owner = owner
+        term.save()
+        if renamed:
+            _search_text_refresh(
+                dataset_ids=set(Field.objects.filter(glossary_terms=term).values_list("dataset_id", flat=True))
+            )
+    return term
+
+
+def _search_text_refresh(*, dataset_ids: Iterable[int]) -> None:
+    for dataset in Dataset.objects.filter(pk__in=set(dataset_ids)):
+        text = dataset_search_text(dataset)
+        if text != dataset.search_text:
+            Dataset.objects.filter(pk=dataset.pk).update(search_text=text)
+
+
+def dataset_search_text_refresh(*, dataset: Dataset) -> None:
+    """Re-derive one dataset's search text (after edits that bypass the services, e.g. the admin's inlines)."""
+    _search_text_refresh(dataset_ids=[dataset.pk])

@@ -85,7 +85,8 @@ ROLE_DESCRIPTIONS = {
 
 def _rule_filter(target: str, actions: tuple[str, ...]) -> Q:
     if target == "*":
-        return Q(codename__regex=rf"^({'|'.join(actions)})_")
+        # Every action on every model includes the custom ones (``catalog.steward_dataset``…).
+        return Q(pk__isnull=False) if actions == ALL else Q(codename__regex=rf"^({'|'.join(actions)})_")
     app_label, _, model = target.partition(".")
     q = Q(content_type__app_label=app_label)
     if model:

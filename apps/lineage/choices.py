@@ -14,6 +14,8 @@ class EventKind(models.TextChoices):
 
 
 class EventStatus(models.TextChoices):
+    """Where a stored event is in processing."""
+
     PENDING = "pending", "Pending"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
@@ -34,11 +36,15 @@ FINAL_RUN_STATES = (RunState.COMPLETE, RunState.ABORT, RunState.FAIL)
 
 
 class Direction(models.TextChoices):
+    """Whether a job reads or writes a dataset."""
+
     INPUT = "input", "Input"
     OUTPUT = "output", "Output"
 
 
 class TransformationType(models.TextChoices):
+    """Column lineage transformation types of the ``columnLineage`` facet."""
+
     DIRECT = "DIRECT", "Direct"
     INDIRECT = "INDIRECT", "Indirect"
 

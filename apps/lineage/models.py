@@ -61,6 +61,11 @@ class Job(PublicIdModel):
     job_type = models.CharField(max_length=50, blank=True, help_text="jobType facet: BATCH/STREAMING, integration.")
     facets = models.JSONField(default=dict, blank=True)
     latest_run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    io_event_time = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Event time of the complete run that last defined what the job reads and writes.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,6 +83,7 @@ class Run(models.Model):
     run_id = models.UUIDField(unique=True, default=uuid.uuid4)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
     state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.START)
+    state_time = models.DateTimeField(null=True, blank=True, help_text="Event time of the event that set the state.")
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     nominal_start = models.DateTimeField(null=True, blank=True)
@@ -113,6 +119,23 @@ class JobDataset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.direction} {self.dataset}"
+
+
+class RunDataset(models.Model):
+    """A dataset one run read (input) or wrote (output), as its events reported."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="io")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="lineage_run_io")
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "dataset", "direction"], name="lineage_rundataset_unique")
+        ]
+        indexes = [models.Index(fields=["dataset", "direction"], name="lineage_rundataset_dataset")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.direction} {self.dataset}"
 
 
 class DatasetEdge(models.Model):

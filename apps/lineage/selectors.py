@@ -1,11 +1,47 @@
-"""Reads of lineage. The public surface for other apps."""
+"""Reads of lineage. The public surface for other apps (``lineage_graph`` and ``graph_root`` come from
+``apps.lineage.graph``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Prefetch, QuerySet
+
 from apps.lineage.choices import TAG_CARRYING_SUBTYPES, TransformationType
-from apps.lineage.models import DatasetEdge, FieldEdge
+from apps.lineage.graph import GraphRoot, dataset_owners, graph_root, lineage_graph, lineage_graph_rows
+from apps.lineage.models import DatasetEdge, FieldEdge, Job, JobDataset, LineageEvent, Run, RunDataset
+
+__all__ = [
+    "GraphRoot",
+    "dataset_downstream_count",
+    "dataset_owners",
+    "event_list",
+    "field_edges_carrying_tags",
+    "graph_root",
+    "job_list",
+    "lineage_graph",
+    "lineage_graph_rows",
+    "run_list",
+]
+
+
+def job_list() -> QuerySet[Job]:
+    """Jobs with their latest run and what they currently read and write (datasets prefetched)."""
+    io = JobDataset.objects.select_related("dataset").order_by("direction", "dataset__namespace", "dataset__name")
+    return Job.objects.select_related("latest_run").prefetch_related(Prefetch("io", queryset=io))
+
+
+def run_list() -> QuerySet[Run]:
+    """Runs with their job and the datasets each read and wrote, newest first."""
+    io = RunDataset.objects.select_related("dataset").order_by("direction", "dataset__namespace", "dataset__name")
+    return (
+        Run.objects.select_related("job").prefetch_related(Prefetch("io", queryset=io)).order_by("-started_at", "-pk")
+    )
+
+
+def event_list() -> QuerySet[LineageEvent]:
+    """Stored events as received, newest first."""
+    return LineageEvent.objects.select_related("submitted_by").order_by("-received_at", "-pk")
 
 
 def dataset_downstream_count(*, dataset_id: int) -> int:

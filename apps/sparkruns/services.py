@@ -275,11 +275,18 @@ def _finish(run: SparkRun, state: str, *, error: str = "", summary: Any = None, 
 
 
 def _after_finish(run_pk: int) -> None:
+    from apps.sparkruns.signals import spark_run_finished
+
     run = SparkRun.objects.get(pk=run_pk)
     ingested = lineage_ingest(run)
     if ingested:
         SparkRun.objects.filter(pk=run.pk).update(lineage_events=ingested)
     _alert(run)
+    # Other apps consume finished runs (the catalog reads profile and PII-scan summaries); one failing receiver
+    # must neither undo the run's end nor keep the others from hearing of it.
+    for receiver, result in spark_run_finished.send_robust(sender=SparkRun, run=run):
+        if isinstance(result, Exception):
+            logger.error("spark_run_finished_receiver_failed", receiver=repr(receiver)[:200], error=repr(result)[:500])
 
 
 def lineage_ingest(run: SparkRun) -> int:
