@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -290,19 +289,14 @@ def _after_finish(run_pk: int) -> None:
 
 
 def lineage_ingest(run: SparkRun) -> int:
-    """Hand a local run's OpenLineage events to the lineage app (when it provides ``lineage_ingest_events``)."""
+    """Hand a local run's OpenLineage events to the lineage app; returns how many the file held."""
+    from apps.lineage.services import lineage_ingest_events
+
     path = lineage_file(run)
     if run.backend != Backend.LOCAL or not path.exists():
         return 0
     events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    try:
-        lineage = import_module("apps.lineage.services")
-    except ModuleNotFoundError:
-        lineage = None
-    ingest = getattr(lineage, "lineage_ingest_events", None)
-    if ingest is None:
-        return len(events)  # kept in the run's file until the lineage app stores them
-    ingest(events=events)
+    lineage_ingest_events(events=events)
     return len(events)
 
 

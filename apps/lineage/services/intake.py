@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,7 +10,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.choices import AuditAction
@@ -39,40 +40,69 @@ def events_store(*, events: Sequence[ParsedEvent], submitted_by: User | None = N
     """Store validated events in one bulk insert that skips those already stored (same dedup key); the new rows are
     published for processing once committed."""
     unique = list({event.dedup_key: event for event in events}.values())
-    keys = [event.dedup_key for event in unique]
-    known = set(LineageEvent.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True))
-    fresh = [event for event in unique if event.dedup_key not in known]
-    if fresh:
-        LineageEvent.objects.bulk_create(
-            [
-                LineageEvent(
-                    kind=event.kind,
-                    event_type=event.event_type,
-                    event_time=event.event_time,
-                    run_id=event.run_id,
-                    job_namespace=event.job_namespace,
-                    job_name=event.job_name,
-                    producer=event.producer,
-                    dedup_key=event.dedup_key,
-                    payload=event.payload,
-                    submitted_by=submitted_by,
-                )
-                for event in fresh
-            ],
-            ignore_conflicts=True,  # a concurrent request stored the same event first: it is a duplicate
+    rows = [
+        LineageEvent(
+            kind=event.kind,
+            event_type=event.event_type,
+            event_time=event.event_time,
+            run_id=event.run_id,
+            job_namespace=event.job_namespace,
+            job_name=event.job_name,
+            producer=event.producer,
+            dedup_key=event.dedup_key,
+            payload=event.payload,
+            submitted_by=submitted_by,
         )
-    ids = (
-        list(
-            LineageEvent.objects.filter(
-                dedup_key__in=[event.dedup_key for event in fresh], status=EventStatus.PENDING
-            ).values_list("pk", flat=True)
-        )
-        if fresh
-        else []
-    )
+        for event in unique
+    ]
+    ids = _insert_new(rows) if connection.vendor == "postgresql" else _insert_new_portable(rows)
     if ids:
         transaction.on_commit(partial(dispatch, ids))
     return StoreResult(stored_ids=ids, duplicates=len(events) - len(ids))
+
+
+# Every column, so the statement does not depend on defaults the database does not know (Django applies them).
+_INSERT_COLUMNS = (
+    "public_id", "kind", "event_type", "event_time", "run_id", "job_namespace", "job_name", "producer", "dedup_key",
+    "payload", "status", "attempts", "error", "received_at", "processed_at", "submitted_by_id",
+)  # fmt: skip
+
+
+def _insert_new(rows: list[LineageEvent]) -> list[int]:
+    """One statement: insert the rows whose dedup key is new and return their ids (a concurrent request that stored
+    the same event first makes it a duplicate here)."""
+    table = LineageEvent._meta.db_table
+    now = timezone.now()
+    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+    params: list[Any] = []
+    for row in rows:
+        params += [
+            row.public_id, row.kind, row.event_type, row.event_time, row.run_id, row.job_namespace, row.job_name,
+            row.producer, row.dedup_key, json.dumps(row.payload), EventStatus.PENDING, 0, "", now, None,
+            row.submitted_by_id,
+        ]  # fmt: skip
+    # Only fixed identifiers and placeholders are interpolated; every value is a parameter.
+    values = ", ".join([placeholders] * len(rows))
+    sql = f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES {values} ON CONFLICT (dedup_key) DO NOTHING"  # noqa: S608
+    sql += " RETURNING id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row_id for (row_id,) in cursor.fetchall()]
+
+
+def _insert_new_portable(rows: list[LineageEvent]) -> list[int]:
+    """The same for other databases (the embedded SQLite mode): skip known keys, insert, read the new ids back."""
+    keys = [row.dedup_key for row in rows]
+    known = set(LineageEvent.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True))
+    fresh = [row for row in rows if row.dedup_key not in known]
+    if not fresh:
+        return []
+    LineageEvent.objects.bulk_create(fresh, ignore_conflicts=True)
+    return list(
+        LineageEvent.objects.filter(
+            dedup_key__in=[row.dedup_key for row in fresh], status=EventStatus.PENDING
+        ).values_list("pk", flat=True)
+    )
 
 
 def lineage_ingest_events(*, events: list[dict[str, Any]], submitted_by: User | None = None) -> int:
@@ -147,14 +177,10 @@ def _record_failure(event_id: int, exc: Exception) -> None:
 
 
 def _propagate(field_ids: list[int]) -> None:
-    """Let the catalog carry data categories along the new or changed column lineage (when it offers to)."""
-    try:
-        from apps.catalog import propagation
-    except ImportError:
-        return
-    propagate = getattr(propagation, "propagate_from_fields", None)
-    if propagate is not None:
-        propagate(field_ids=field_ids)
+    """Let the catalog carry data categories along the new or changed column lineage."""
+    from apps.catalog.propagation import propagate_from_fields
+
+    propagate_from_fields(field_ids=field_ids)
 
 
 def events_sweep(*, older_than: timedelta = SWEEP_AFTER, limit: int = 1000) -> int:
