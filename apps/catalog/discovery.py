@@ -181,6 +181,19 @@ def profile_consume(*, summary: dict[str, Any], source: str) -> dict[str, Any]:
     return {"datasets": datasets, "schema_versions": versions}
 
 
+def _scanned_columns_add(*, dataset: Dataset, columns: list[Any], source: str) -> None:
+    """Catalogue the scanned columns the catalog does not know yet (a dataset scanned before it was ever profiled or
+    reported by lineage), so their findings have a field to land on; known fields are left as they are."""
+    known = set(Field.objects.filter(dataset=dataset).values_list("name", flat=True))
+    missing = [
+        FieldSpec(name=str(c["column"])[:300], data_type=str(c.get("type") or "")[:200])
+        for c in columns
+        if isinstance(c, dict) and c.get("column") and str(c["column"]) not in known
+    ]
+    if missing:
+        dataset_schema_apply(dataset=dataset, fields=missing, source=source, replace=False)
+
+
 def pii_scan_consume(*, summary: dict[str, Any], source: str) -> dict[str, Any]:
     """Apply a PII scan summary: suggestions from flagged findings, and every scanned dataset marked scanned."""
     report = OfferReport()
@@ -190,6 +203,7 @@ def pii_scan_consume(*, summary: dict[str, Any], source: str) -> dict[str, Any]:
         if not isinstance(entry, dict) or not entry.get("dataset") or not entry.get("namespace"):
             continue
         dataset, _ = dataset_upsert(namespace=str(entry["namespace"]), name=str(entry["dataset"]))
+        _scanned_columns_add(dataset=dataset, columns=entry.get("columns") or [], source=source)
         with transaction.atomic():
             locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
             suggestions_offer(dataset=locked, columns=entry.get("columns") or [], source_run=source, report=report)

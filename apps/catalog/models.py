@@ -115,6 +115,9 @@ class Dataset(PublicIdModel, TimeStampedModel):
         null=True, blank=True, help_text="The data is stale when older than this."
     )
     schema_version = models.PositiveIntegerField(default=0, help_text="The current schema version (0: none).")
+    schema_reported_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the newest schema report applied was observed (older ones are ignored)."
+    )
     is_active = models.BooleanField(default=True, help_text="False once the dataset is gone from its platform.")
     search_text = models.TextField(
         blank=True, editable=False, help_text="Name, description, field names and glossary terms, for search."

@@ -120,19 +120,29 @@ def is_breaking(diff: Mapping[str, list[Any]]) -> bool:
 
 
 def dataset_schema_apply(
-    *, dataset: Dataset, fields: Iterable[FieldSpec], source: str = "", replace: bool = True
+    *,
+    dataset: Dataset,
+    fields: Iterable[FieldSpec],
+    source: str = "",
+    replace: bool = True,
+    reported_at: datetime | None = None,
 ) -> SchemaVersion | None:
     """Bring the dataset's fields in line with a reported schema; a change becomes a new schema version.
 
     Fields are upserted by name (descriptions a steward wrote are kept when the producer sends none). With
-    ``replace`` the schema is complete, so fields not reported become inactive; otherwise it only adds. A breaking
-    change on a dataset that has downstream consumers raises ``SchemaBreakingChange`` through ``alert_raise``.
-    Returns the new version, or None when nothing changed.
+    ``replace`` the schema is complete, so fields not reported become inactive; otherwise it only adds. A report
+    observed before the newest one applied (``reported_at``: a late event of an earlier run) changes nothing, so it
+    cannot bring back fields a newer schema dropped. A breaking change on a dataset that has downstream consumers
+    raises ``SchemaBreakingChange`` through ``alert_raise``. Returns the new version, or None when nothing changed.
     """
     specs = list({spec.name: spec for spec in fields if spec.name}.values())
     new_fields = [spec.as_json() for spec in specs]
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if reported_at is not None:
+            if locked.schema_reported_at is not None and reported_at < locked.schema_reported_at:
+                return None
+            Dataset.objects.filter(pk=locked.pk).update(schema_reported_at=reported_at)
         current = SchemaVersion.objects.filter(dataset=locked, version=locked.schema_version).first()
         old_fields = current.fields if current else []
         if not replace:
@@ -379,6 +389,14 @@ def field_category_remove(*, field: Field, category: DataCategory, actor: User |
             raise NotFound(f"{field} does not carry {category.key} in its own right.", code="category_absent")
         reached = set(own.inherited.values_list("field_id", flat=True))
         own.delete()  # inherited rows follow by CASCADE
+        if own.source == CategorySource.SUGGESTION:
+            # Taking back an accepted suggestion is a rejection of its evidence: the next scan must not offer it again.
+            PiiSuggestion.objects.filter(field=field, category=category, status=SuggestionStatus.ACCEPTED).update(
+                status=SuggestionStatus.REJECTED,
+                reviewed_by=actor,
+                reviewed_at=timezone.now(),
+                review_note="The category was removed from the field after it had been accepted.",
+            )
         _refresh_pii_status(reached | {field.pk})
     return 1
 

@@ -8,16 +8,23 @@ names and the edges between them with their job, in one result. The same SQL run
 The walk itself is capped too: at ``(node limit + 1) * (depth + 1)`` rows a direction stops walking, which still
 yields more than ``node limit`` distinct nodes (a node appears at most once per hop count), so the answer is marked
 truncated whenever the cap was reached.
+
+The graph API's answer comes from ``lineage_graph_document``: on PostgreSQL the same walk is wrapped in one statement
+that also builds the JSON (nodes, edges, owners), because turning a hub's tens of thousands of rows into Python dicts
+and encoding them cost far more than the walk; SQLite keeps the portable path through ``lineage_graph``.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from guardian.models import GroupObjectPermission, UserObjectPermission
@@ -72,8 +79,10 @@ def graph_root(*, namespace: str, name: str, field_name: str | None = None) -> G
     return GraphRoot(column[0], str(column[1]), namespace, name, field_name)
 
 
-def _walk_sql(*, edge_table: str, direction: str, node_limit: int | None) -> str:
-    """The statement for one walk; parameters: root, depth (per direction), then the walk and node limits."""
+def _walk_ctes(*, edge_table: str, direction: str, node_limit: int | None) -> str:
+    """The common table expressions of one walk, ending with ``kept(node, hops, side)``: the nodes reached, nearest
+    first, at most ``node_limit + 1`` of them (one more than answered, so truncation shows); parameters: root, depth,
+    then the walk and node limits."""
     walks = []
     for side, near, far in (("downstream", "source_id", "target_id"), ("upstream", "target_id", "source_id")):
         if direction not in (side, "both"):
@@ -90,6 +99,18 @@ def _walk_sql(*, edge_table: str, direction: str, node_limit: int | None) -> str
             f"WHERE node <> %(root)s GROUP BY node)"
         )
     limit = " LIMIT %(node_limit)s" if node_limit is not None else ""
+    return (
+        f"WITH RECURSIVE {', '.join(walks)}, nodes(node, hops, side) AS ("  # noqa: S608
+        "SELECT node, hops, 'downstream' FROM downstream_nodes "
+        "UNION ALL SELECT node, hops, 'upstream' FROM upstream_nodes "
+        "WHERE node NOT IN (SELECT node FROM downstream_nodes) "
+        "UNION ALL SELECT CAST(%(root)s AS BIGINT), 0, 'root'), "
+        f"kept(node, hops, side) AS (SELECT node, hops, side FROM nodes ORDER BY hops, node{limit})"
+    )
+
+
+def _walk_sql(*, edge_table: str, direction: str, node_limit: int | None) -> str:
+    """The statement for one walk; parameters: root, depth (per direction), then the walk and node limits."""
     if edge_table == "lineage_fieldedge":
         node_columns = "CAST(f.public_id AS TEXT), d.namespace, d.name, f.name, d.id"
         node_from = "kept k JOIN catalog_field f ON f.id = k.node JOIN catalog_dataset d ON d.id = f.dataset_id"
@@ -101,14 +122,8 @@ def _walk_sql(*, edge_table: str, direction: str, node_limit: int | None) -> str
     # Only identifiers chosen above from fixed strings are formatted in; every value is a parameter. The statement
     # is wrapped in a plain SELECT so it reads as the read it is (a bare WITH may write, and would be sent with the
     # audit context first; a server-side cursor for the export allows only one statement).
-    ctes = ", ".join(walks)
     return (
-        f"SELECT * FROM (WITH RECURSIVE {ctes}, nodes(node, hops, side) AS ("  # noqa: S608
-        "SELECT node, hops, 'downstream' FROM downstream_nodes "
-        "UNION ALL SELECT node, hops, 'upstream' FROM upstream_nodes "
-        "WHERE node NOT IN (SELECT node FROM downstream_nodes) "
-        "UNION ALL SELECT CAST(%(root)s AS BIGINT), 0, 'root'), "
-        f"kept(node, hops, side) AS (SELECT node, hops, side FROM nodes ORDER BY hops, node{limit}) "
+        f"SELECT * FROM ({_walk_ctes(edge_table=edge_table, direction=direction, node_limit=node_limit)} "  # noqa: S608
         f"SELECT 'n', k.node, CAST(NULL AS BIGINT), k.hops, k.side, {node_columns}, "
         f"CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS INTEGER) FROM {node_from} "
         "UNION ALL "
@@ -244,3 +259,121 @@ def dataset_owners(*, datasets: dict[int, str]) -> list[dict[str, Any]]:
         }
         for username in sorted(holders)
     ]
+
+
+def _document_sql(*, edge_table: str, direction: str) -> str:
+    """The statement that answers the graph API as one JSON text on PostgreSQL: the walk, the node limit, the nodes
+    in the API's order, the edges between the kept nodes and the owners of the downstream datasets.
+
+    Building the answer in the database is what keeps a hub fast: tens of thousands of rows turned into dicts, sorted
+    and JSON-encoded in Python cost far more than the walk itself. Parameters: those of the walk plus ``limit`` (the
+    node limit itself), the root's fields, ``kind``, ``direction``, ``content_type`` and ``codenames``."""
+    user = get_user_model()
+    user_table = connection.ops.quote_name(user._meta.db_table)
+    groups_table = connection.ops.quote_name(user.groups.through._meta.db_table)
+    permission_table = connection.ops.quote_name(Permission._meta.db_table)
+    user_perms = connection.ops.quote_name(UserObjectPermission._meta.db_table)
+    group_perms = connection.ops.quote_name(GroupObjectPermission._meta.db_table)
+    if edge_table == "lineage_fieldedge":
+        node_columns = "f.public_id, d.namespace, d.name, f.name, d.id"
+        node_from = "kept k JOIN catalog_field f ON f.id = k.node JOIN catalog_dataset d ON d.id = f.dataset_id"
+        transformation = (
+            "CASE WHEN e.transformation_type IS NULL THEN NULL ELSE json_build_object('type', e.transformation_type, "
+            "'subtype', e.transformation_subtype, 'masking', COALESCE(e.masking, FALSE)) END"
+        )
+    else:
+        node_columns = "d.public_id, d.namespace, d.name, CAST(NULL AS TEXT), d.id"
+        node_from = "kept k JOIN catalog_dataset d ON d.id = k.node"
+        transformation = "CAST(NULL AS JSON)"
+    # Text is ordered with the "C" collation, code point order, as Python sorts strings (the portable path).
+    c = 'COLLATE "C"'
+    return (
+        f"SELECT doc FROM ({_walk_ctes(edge_table=edge_table, direction=direction, node_limit=NODE_LIMIT)}, "  # noqa: S608
+        f"named(node, hops, side, public_id, namespace, name, field, dataset_id) AS ("
+        f"SELECT k.node, k.hops, k.side, {node_columns} FROM {node_from}), "
+        "answered AS (SELECT * FROM named ORDER BY hops, node LIMIT %(limit)s), "
+        "links AS ("
+        "SELECT s.public_id AS source, t.public_id AS target, "
+        "CASE WHEN j.name IS NULL THEN NULL ELSE j.namespace || '/' || j.name END AS job, "
+        f"{transformation} AS transformation "
+        f"FROM {edge_table} e JOIN answered s ON s.node = e.source_id JOIN answered t ON t.node = e.target_id "
+        "LEFT JOIN lineage_job j ON j.id = e.job_id "
+        "WHERE (s.side IN ('root', 'downstream') AND t.side IN ('root', 'downstream')) "
+        "OR (t.side IN ('root', 'upstream') AND s.side IN ('root', 'upstream'))), "
+        "downstream(dataset_pk, label) AS (SELECT DISTINCT CAST(dataset_id AS TEXT), "
+        "RTRIM(namespace, '/') || '/' || name FROM answered WHERE side = 'downstream'), "
+        "holds(user_id, label) AS ("
+        f"SELECT p.user_id, w.label FROM {user_perms} p JOIN {permission_table} a ON a.id = p.permission_id "
+        "JOIN downstream w ON w.dataset_pk = p.object_pk "
+        "WHERE p.content_type_id = %(content_type)s AND a.codename IN %(codenames)s "
+        f"UNION SELECT m.user_id, w.label FROM {group_perms} p JOIN {permission_table} a ON a.id = p.permission_id "
+        f"JOIN {groups_table} m ON m.group_id = p.group_id JOIN {user_table} u ON u.id = m.user_id AND u.is_active "
+        "JOIN downstream w ON w.dataset_pk = p.object_pk "
+        "WHERE p.content_type_id = %(content_type)s AND a.codename IN %(codenames)s), "
+        "held(user_id, datasets) AS ("
+        f"SELECT user_id, json_agg(label ORDER BY label {c}) FROM holds GROUP BY user_id) "
+        "SELECT CAST(json_build_object("
+        "'root', json_build_object('id', CAST(%(root_id)s AS TEXT), 'type', CAST(%(kind)s AS TEXT), "
+        "'namespace', CAST(%(root_namespace)s AS TEXT), 'name', CAST(%(root_name)s AS TEXT), "
+        "'field', CAST(%(root_field)s AS TEXT)), "
+        "'direction', CAST(%(direction)s AS TEXT), 'depth', CAST(%(depth)s AS INTEGER), "
+        "'truncated', (SELECT COUNT(*) FROM named) > %(limit)s, "
+        # Rows are aggregated as records (their column names become the keys): far cheaper per row than
+        # json_build_object, which works out every argument's type again for each row.
+        f"'nodes', COALESCE((SELECT json_agg(n ORDER BY n.hops, n.side {c}, n.namespace {c}, n.name {c}, "
+        f"COALESCE(n.field, '') {c}) FROM (SELECT public_id AS id, CAST(%(kind)s AS TEXT) AS type, namespace, name, "
+        "field, hops, side FROM answered) AS n), '[]'), "
+        "'edges', COALESCE((SELECT json_agg(l) FROM links AS l), '[]'), "
+        "'owners', COALESCE((SELECT json_agg(json_build_object('username', u.username, "
+        f"'display_name', u.display_name, 'email', u.email, 'datasets', h.datasets) ORDER BY u.username {c}) "
+        f"FROM held h JOIN {user_table} u ON u.id = h.user_id), '[]')"
+        ") AS TEXT) AS doc) AS graph"
+    )
+
+
+def lineage_graph_document(*, root: GraphRoot, direction: str, depth: int) -> bytes:
+    """The graph API's answer as JSON bytes: root, direction, depth, truncated, nodes (at most ``NODE_LIMIT``, the
+    nearest first), the edges between them and the owners of the downstream datasets.
+
+    On PostgreSQL one statement builds the whole document and the bytes pass straight through; elsewhere (SQLite,
+    the embedded mode) the portable walk and owner lookup build it in Python."""
+    if connection.vendor != "postgresql":
+        graph = lineage_graph(root=root, direction=direction, depth=depth)
+        document = {
+            "root": _root_document(root),
+            "direction": graph.direction,
+            "depth": graph.depth,
+            "truncated": graph.truncated,
+            "nodes": graph.nodes,
+            "edges": graph.edges,
+            "owners": dataset_owners(datasets=graph.downstream_datasets),
+        }
+        return json.dumps(document, separators=(",", ":")).encode()
+    table = "lineage_fieldedge" if root.is_field else "lineage_datasetedge"
+    params = _params(root, depth, NODE_LIMIT)
+    params.update(
+        limit=NODE_LIMIT,
+        root_id=root.public_id,
+        kind="field" if root.is_field else "dataset",
+        root_namespace=root.namespace,
+        root_name=root.name,
+        root_field=root.field,
+        direction=direction,
+        content_type=ContentType.objects.get_for_model(Dataset).pk,
+        codenames=OWNER_PERMISSIONS,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_document_sql(edge_table=table, direction=direction), params)
+        row = cursor.fetchone()
+    return str(row[0]).encode()
+
+
+def _root_document(root: GraphRoot) -> dict[str, Any]:
+    """The ``root`` member of the graph API's answer."""
+    return {
+        "id": root.public_id,
+        "type": "field" if root.is_field else "dataset",
+        "namespace": root.namespace,
+        "name": root.name,
+        "field": root.field,
+    }

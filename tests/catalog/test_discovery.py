@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from apps.catalog.choices import PiiStatus, SuggestionStatus
-from apps.catalog.discovery import discovery_request, run_consume, runs_consume_pending
+from apps.catalog.discovery import discovery_request, pii_scan_consume, run_consume, runs_consume_pending
 from apps.catalog.models import Dataset, Field, PiiSuggestion, RunConsumption, SchemaVersion
 from apps.sparkruns.choices import RunState
 from apps.sparkruns.models import SparkRun
@@ -93,6 +93,20 @@ def test_a_pii_scan_consumes_the_profile_before_it_and_suggests_what_it_flagged(
     rescan = finished_run("pii_scan", summaries["pii_scan"], summaries["lake"])
     assert run_consume(run=rescan)["suggestions_created"] == 0  # the same evidence refreshes, never duplicates
     assert PiiSuggestion.objects.count() == count
+
+
+def test_a_pii_scan_of_a_dataset_never_profiled_catalogues_its_columns_and_suggests(summaries: dict[str, Any]) -> None:
+    scan = finished_run("pii_scan", summaries["pii_scan"], summaries["lake"])
+    outcome = pii_scan_consume(summary=scan.summary, source=str(scan.run_id))  # no profile consumed before it
+    assert outcome["suggestions_created"] >= 3
+    customers = Dataset.objects.get(name="raw/customers")
+    scanned = {
+        c["column"] for e in summaries["pii_scan"]["datasets"] if e["dataset"] == "raw/customers" for c in e["columns"]
+    }
+    assert scanned <= set(Field.objects.filter(dataset=customers).values_list("name", flat=True))
+    assert Field.objects.get(dataset=customers, name="email").data_type == "string"
+    assert PiiSuggestion.objects.filter(field__dataset=customers, field__name="email").exists()
+    assert SchemaVersion.objects.get(dataset=customers).source == str(scan.run_id)
 
 
 def test_a_finished_run_is_consumed_through_the_signal_and_lost_ones_by_the_sweeper(

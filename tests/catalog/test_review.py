@@ -19,7 +19,7 @@ from apps.catalog.review import (
     pii_suggestions_reject,
     suggestions_offer,
 )
-from apps.catalog.services import field_category_add
+from apps.catalog.services import field_category_add, field_category_remove
 from apps.common.errors import Conflict, PermissionDenied
 from apps.common.models import User
 from tests.catalog.factories import DatasetFactory, FieldFactory, PiiSuggestionFactory
@@ -124,3 +124,17 @@ def test_bulk_accept_decides_each_once_and_skips_what_was_decided() -> None:
     assert AuditEvent.objects.filter(action="approve", target_type="catalog.piisuggestion").count() == 2
     again = pii_suggestions_accept(suggestions=suggestions, actor=admin)
     assert again.decided == []
+
+
+def test_removing_an_accepted_category_remembers_its_evidence_as_rejected() -> None:
+    field = FieldFactory(name="contact")
+    steward = User.objects.create_user("admin-remover", is_superuser=True)
+    offer(field, finding(ratio=0.35, confidence=0.6, hint=False))
+    suggestion = PiiSuggestion.objects.get(field=field)
+    pii_suggestion_accept(suggestion=suggestion, actor=steward)
+    field_category_remove(field=field, category=suggestion.category, actor=steward)
+    suggestion.refresh_from_db()
+    assert (suggestion.status, suggestion.reviewed_by) == (SuggestionStatus.REJECTED, steward)
+    assert offer(field, finding(ratio=0.36, confidence=0.61, hint=False)).skipped_rejected == 1
+    assert not FieldCategory.objects.filter(field=field).exists()
+    assert offer(field, finding(ratio=0.96, confidence=0.97, hint=False)).created == 1

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.catalog.models import Field, SchemaVersion
 from apps.catalog.services import FieldSpec, dataset_schema_apply
@@ -53,3 +56,21 @@ def test_a_type_change_alerts_only_when_the_dataset_has_downstream_consumers() -
     alert = AlertPayload.objects.get(body__dedup_key=f"catalog:schema:{consumed.public_id}:2")
     assert consumed.name in alert.body["title"]
     assert SchemaVersion.objects.filter(dataset=consumed).count() == 2
+
+
+def test_a_schema_report_older_than_the_one_applied_changes_nothing() -> None:
+    dataset = DatasetFactory()
+    now = timezone.now()
+    old = [FieldSpec("id", "string"), FieldSpec("legacy", "string")]
+    new = [FieldSpec("id", "string")]
+    assert dataset_schema_apply(dataset=dataset, fields=new, reported_at=now) is not None
+    # A late event of an earlier run still lists the dropped field: neither form may bring it back.
+    assert dataset_schema_apply(dataset=dataset, fields=old, reported_at=now - timedelta(minutes=5)) is None
+    assert (
+        dataset_schema_apply(dataset=dataset, fields=old, reported_at=now - timedelta(minutes=5), replace=False) is None
+    )
+    assert not Field.objects.filter(dataset=dataset, name="legacy").exists()
+    assert SchemaVersion.objects.filter(dataset=dataset).count() == 1
+    later = dataset_schema_apply(dataset=dataset, fields=old, reported_at=now + timedelta(minutes=5))
+    assert later is not None
+    assert later.diff["added"] == ["legacy"]

@@ -319,7 +319,7 @@ class _Resolver:
             )
             for f in reported
         ]
-        dataset_schema_apply(dataset=dataset, fields=specs, source=self.source, replace=replace)
+        dataset_schema_apply(dataset=dataset, fields=specs, source=self.source, replace=replace, reported_at=self.at)
 
     def column_lineage(self, target: Dataset, facet: dict[str, Any], out: ColumnLineage) -> None:
         """Column edges of a ``columnLineage`` facet (per-field ``inputFields`` and the dataset-wide ``dataset``
