@@ -1,10 +1,13 @@
-"""Test helpers shared by every app's tests: query counting for list endpoints."""
+"""Test helpers shared by every app's tests: query counting for list endpoints, waiting for a worker, and pointing
+this process's task publisher at another broker."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test.utils import CaptureQueriesContext
 
@@ -37,3 +40,21 @@ def assert_queries_constant(
     if status != 200:
         raise AssertionError(f"fetch answered {status}, not 200")
     return many
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60.0) -> None:
+    """Poll ``predicate`` until it is true (work of a worker in another process); fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for the worker")
+        time.sleep(0.2)
+
+
+def use_broker(url: str) -> None:
+    """Point this process's publisher at another broker (fresh connection and producer pools)."""
+    from ecap_site.celery import app as celery_app
+
+    celery_app.conf.broker_url = url
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None

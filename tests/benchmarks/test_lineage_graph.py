@@ -1,9 +1,17 @@
-"""Impact analysis on a large graph: 100,000 datasets in 10 layers and 300,000 edges (sources drawn with a power law,
-so a few datasets feed thousands), loaded into PostgreSQL with COPY. Figures: latency of 5 hops downstream through
-the API (authentication, the recursive CTE, serialisation) from ordinary datasets, top-1% hubs and the 20 largest
-hubs, p50 and p95 per class, each against the baseline of one query per visited node (what an ORM loop does),
-measured in the same run on fewer samples. Targets: p95 ≤ 25 ms for ordinary and top-1% hubs, ≤ 300 ms for the
-largest hubs (the answer is capped at the node limit)."""
+"""Impact analysis on a large graph: 100,000 datasets in 10 layers and 300,000 edges, loaded into PostgreSQL with COPY.
+Out-degrees follow a power law in every layer (a few datasets feed thousands). Two shapes of the same size:
+
+- ``sourced``: the hubs of a layer are its sources (raw and reference datasets that many jobs read); edges land on
+  the other datasets of the next layer, so an ordinary dataset reaches a handful of others in 5 hops, a top-1% hub
+  hundreds to a few thousand, and the 20 largest hubs 18,000-25,000 (the profile the targets were set on).
+- ``saturating``: edges land anywhere in the next layer, hubs included, so almost every walk runs into a hub and
+  reaches thousands of datasets: a stress case where even ordinary datasets meet the node limit.
+
+Figures per shape and class (ordinary datasets, top-1% hubs, the 20 largest hubs): latency of 5 hops downstream
+through the API (authentication, the recursive query, the JSON answer), p50 and p95, each against the baseline of
+one query per visited node (what an ORM loop does) measured in the same run on fewer samples, and the median
+number of nodes answered. Targets (``sourced``): p95 <= 25 ms for ordinary datasets and top-1% hubs, <= 300 ms for
+the largest hubs (the answer is capped at the node limit)."""
 
 from __future__ import annotations
 
@@ -27,21 +35,26 @@ LAYERS = 10
 PER_LAYER = 10_000
 EDGES = 300_000
 HOPS = 5
-NS = "s3://bench-lake"
+# In the sourced shape the top-ranked datasets of each layer never receive edges: with the power law below, the
+# datasets from this rank on send about one edge each on average, so walks neither die out nor explode.
+SOURCE_RANKS = 200
+SHAPES = ("sourced", "saturating")
 
 
-def load_graph() -> tuple[list[int], Counter[int]]:
-    """Datasets and edges, loaded fast; returns dataset ids by position and every dataset's out-degree."""
+def load_graph(shape: str) -> tuple[list[int], Counter[int], str]:
+    """Datasets and edges of one shape, loaded fast; returns dataset ids by position, out-degrees and the namespace."""
+    namespace = f"s3://bench-{shape}"
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")  # no audit triggers for bulk test data
     Dataset.objects.bulk_create(
-        [Dataset(namespace=NS, name=f"l{n // PER_LAYER}/d{n % PER_LAYER}") for n in range(LAYERS * PER_LAYER)],
+        [Dataset(namespace=namespace, name=f"l{n // PER_LAYER}/d{n % PER_LAYER}") for n in range(LAYERS * PER_LAYER)],
         batch_size=5000,
     )
-    ids = list(Dataset.objects.filter(namespace=NS).order_by("pk").values_list("pk", flat=True))
+    ids = list(Dataset.objects.filter(namespace=namespace).order_by("pk").values_list("pk", flat=True))
     rng = random.Random(7)
     weights = [1 / (k + 1) ** 1.1 for k in range(PER_LAYER)]
+    first_target = SOURCE_RANKS if shape == "sourced" else 0
     per_layer = EDGES // (LAYERS - 1) + 1
     pairs: list[tuple[int, int]] = []
     for layer in range(LAYERS - 1):
@@ -49,7 +62,7 @@ def load_graph() -> tuple[list[int], Counter[int]]:
         chosen: set[tuple[int, int]] = set()
         while len(chosen) < per_layer:
             sources = rng.choices(range(PER_LAYER), weights=weights, k=per_layer - len(chosen))
-            chosen.update((ids[base + k], ids[nxt + rng.randrange(PER_LAYER)]) for k in sources)
+            chosen.update((ids[base + k], ids[nxt + rng.randrange(first_target, PER_LAYER)]) for k in sources)
         pairs.extend(chosen)
     pairs_list = pairs[:EDGES]
     buffer = io.StringIO("".join(f"{s}\t{t}\t\\N\t{now.isoformat()}\t{now.isoformat()}\n" for s, t in pairs_list))
@@ -59,7 +72,7 @@ def load_graph() -> tuple[list[int], Counter[int]]:
         )
         cursor.execute("ANALYZE lineage_datasetedge")
         cursor.execute("ANALYZE catalog_dataset")
-    return ids, Counter(s for s, _ in pairs_list)
+    return ids, Counter(s for s, _ in pairs_list), namespace
 
 
 def orm_walk(root: int, hops: int) -> int:
@@ -77,14 +90,17 @@ def orm_walk(root: int, hops: int) -> int:
 
 
 @pytest.mark.django_db
-def test_graph_five_hops_downstream(bench, make_user) -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_graph_five_hops_downstream(bench, make_user, shape: str) -> None:
     started = time.perf_counter()
-    ids, degree = load_graph()
+    ids, degree, namespace = load_graph(shape)
     bench.record(
-        "lineage graph: load 100k datasets + 300k edges (bulk insert + COPY)", time.perf_counter() - started, "s"
+        f"lineage graph ({shape}): load 100k datasets + 300k edges (bulk insert + COPY)",
+        time.perf_counter() - started,
+        "s",
     )
     assert DatasetEdge.objects.count() >= EDGES * 0.99
-    names = dict(Dataset.objects.filter(namespace=NS).values_list("pk", "name"))
+    names = dict(Dataset.objects.filter(namespace=namespace).values_list("pk", "name"))
     ranked = [pk for pk, _ in degree.most_common()]
     largest = ranked[:20]
     top = ranked[20 : len(ids) // 100]
@@ -100,16 +116,19 @@ def test_graph_five_hops_downstream(bench, make_user) -> None:
     _, token = api_token_create(user=make_user(role="data_steward"), name="bench")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 
-    def api(pk: int) -> float:
+    def api(pk: int) -> tuple[float, int]:
         began = time.perf_counter()
-        response = client.get("/api/v1/lineage/graph/", {"namespace": NS, "name": names[pk], "depth": HOPS})
+        response = client.get("/api/v1/lineage/graph/", {"namespace": namespace, "name": names[pk], "depth": HOPS})
+        elapsed = time.perf_counter() - began
         assert response.status_code == 200
-        return time.perf_counter() - began
+        return elapsed, len(response.json()["nodes"])
 
     api(largest[0])  # warm caches (permissions, plans)
     for label, sample in classes.items():
         repeats = 3 if label == "20 largest hubs" else 1
-        latencies = sorted(api(pk) for pk in sample * repeats)
+        answers = [api(pk) for pk in sample * repeats]
+        latencies = sorted(seconds for seconds, _ in answers)
+        reached = sorted(nodes for _, nodes in answers)
         baseline_sample = sample[: 20 if label == "ordinary" else 3]
         orm = []
         for pk in baseline_sample:
@@ -117,9 +136,10 @@ def test_graph_five_hops_downstream(bench, make_user) -> None:
             orm_walk(pk, HOPS)
             orm.append(time.perf_counter() - began)
         orm.sort()
-        base = f"lineage graph: {label}, ORM loop (1 query/node) p50"
+        base = f"lineage graph ({shape}): {label}, ORM loop (1 query/node) p50"
+        prefix = f"lineage graph ({shape}): {label}, API 5 hops"
         bench.record(base, percentile(orm, 0.5) * 1000, "ms")
-        bench.record(f"lineage graph: {label}, API 5 hops p50", percentile(latencies, 0.5) * 1000, "ms", baseline=base)
-        bench.record(f"lineage graph: {label}, API 5 hops p95", percentile(latencies, 0.95) * 1000, "ms", baseline=base)
-    hub = client.get("/api/v1/lineage/graph/", {"namespace": NS, "name": names[largest[0]], "depth": HOPS}).json()
-    bench.record("lineage graph: largest hub, nodes answered (truncated at the node limit)", len(hub["nodes"]), "nodes")
+        bench.record(f"{prefix} p50", percentile(latencies, 0.5) * 1000, "ms", baseline=base)
+        bench.record(f"{prefix} p95", percentile(latencies, 0.95) * 1000, "ms", baseline=base)
+        bench.record(f"{prefix}, nodes answered p50", percentile(reached, 0.5), "nodes")
+        bench.record(f"{prefix}, nodes answered max", reached[-1], "nodes")

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from apps.common.testing import use_broker, wait_until
 from apps.incidents import dispatch
 from apps.incidents.choices import PayloadStatus
 from apps.incidents.models import AlertPayload, Incident
@@ -22,21 +23,6 @@ from tests.incidents.conftest import am_alert, am_payload
 
 POSTERS = 20
 POSTS_EACH = 5
-
-
-def use_broker(url: str) -> None:
-    """Point this process's publisher at another broker (fresh connection and producer pools)."""
-    celery_app.conf.broker_url = url
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-def wait_until(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for the worker")
-        time.sleep(0.2)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from apps.catalog.models import Dataset, Field, SchemaVersion
 from apps.common.services import api_token_create
+from apps.common.testing import use_broker, wait_until
 from apps.lineage import dispatch
 from apps.lineage.choices import EventStatus
 from apps.lineage.models import DatasetEdge, FieldEdge, LineageEvent
@@ -30,21 +31,6 @@ from spark.lineage import ColumnSource, Lineage, input_dataset, output_dataset
 from tests.lineage.conftest import LAKE, at, dataset, run_event, schema_facet
 
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/client/python"
-
-
-def use_broker(url: str) -> None:
-    """Point this process's publisher at another broker (fresh connection and producer pools)."""
-    celery_app.conf.broker_url = url
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-def wait_until(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for the worker")
-        time.sleep(0.2)
 
 
 def client_event(state: RunState, run_id: str, minutes: float, job: str, source: str, target: str) -> RunEvent:
