@@ -227,6 +227,26 @@ def test_column_lineage_with_transformations_masking_and_dataset_wide_inputs() -
     assert customers.schema_version == 1
 
 
+def test_an_output_with_column_lineage_is_fed_only_by_the_datasets_it_names() -> None:
+    described = column_lineage(
+        {"order_id": [(LAKE, "raw/orders", "order_id")]}, dataset_wide=[(LAKE, "raw/customers", "customer_id")]
+    )
+    event = run_event(
+        "COMPLETE",
+        job="validate",
+        inputs=[dataset("raw/orders"), dataset("raw/customers"), dataset("raw/products")],
+        outputs=[dataset("curated/orders", columnLineage=described), dataset("curated/products")],
+    )
+    ingest(event)
+    assert edges() == {
+        ("raw/orders", "curated/orders", "validate"),
+        ("raw/customers", "curated/orders", "validate"),  # the indirect (filter) input counts
+        ("raw/orders", "curated/products", "validate"),  # no column lineage: every input of the run
+        ("raw/customers", "curated/products", "validate"),
+        ("raw/products", "curated/products", "validate"),
+    }
+
+
 def test_column_edges_into_an_output_are_replaced_by_the_next_complete_run() -> None:
     out = {"customer_id": [(LAKE, "raw/orders", "customer_id")], "total": [(LAKE, "raw/orders", "total_amount")]}
     ingest(

@@ -13,6 +13,9 @@ How the graph stays *current* (not a history):
 - An event older than that time (a late event of an earlier run) updates its run and the catalog but never the graph,
   so a late COMPLETE of an old run cannot bring back edges a newer run dropped.
 - A DatasetEvent's column lineage replaces the job-less column and dataset edges into its dataset.
+- Dataset edges into an output come from its ``columnLineage`` facet when it has one (the datasets it names, through
+  direct or indirect transformations), so a job that reads five datasets and writes five does not claim every
+  pairing; an output without the facet is fed by every input of the run.
 
 Schemas: an output's ``schema`` facet is the complete schema (fields not reported become inactive); an input's only
 adds fields (a reader may report a projection). OpenLineage carries no nullability, so a known field keeps the
@@ -81,7 +84,9 @@ def event_apply(*, event: LineageEvent) -> set[int]:
         job.io_event_time = event.event_time
         job.save(update_fields=["io_event_time", "updated_at"])
     _job_io_sync(job, run, event.event_time, inputs, outputs, replace=replace)
-    pairs = {(i.pk, o.pk) for i in inputs for o in outputs} | columns.dataset_pairs
+    # An output whose column lineage the producer describes is fed by the datasets that description names (directly
+    # or indirectly: joins, filters); the others by every input of the run, all OpenLineage says about them.
+    pairs = {(i.pk, o.pk) for i in inputs for o in outputs if o.pk not in columns.targets} | columns.dataset_pairs
     _dataset_edges_sync(Q(job=job), job, pairs, event.event_time, replace=replace)
     scope = Q(job=job) if replace else Q(job=job, target__dataset_id__in=columns.targets)
     drop_scope = (~Q(target__dataset_id__in=[o.pk for o in outputs]) | Q(target__dataset_id__in=columns.targets)) & Q(
