@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from apps.catalog.choices import Classification, IdentityKind
+from apps.catalog.choices import Classification, IdentityKind, SuggestionStatus
 from apps.catalog.models import DataCategory, Dataset, Field, GlossaryTerm, PiiSuggestion, RetentionPolicy
-from apps.catalog.review import suggestions_offer
+from apps.catalog.review import pii_suggestion_accept, suggestions_offer
 from apps.catalog.services import (
     FieldSpec,
     dataset_pii_status_refresh,
     dataset_schema_apply,
     dataset_update,
     dataset_upsert,
+    field_category_add,
 )
 from apps.catalog.stewardship import dataset_role_assign
 from apps.common.models import User
@@ -144,13 +145,41 @@ def seed() -> list[str]:
         for dataset in Dataset.objects.filter(namespace=namespace):
             Dataset.objects.filter(pk=dataset.pk).update(search_text=_search_text(dataset))
         created = _preseed_suggestions(namespace)
+        decided = _steward_decisions(namespace, steward)
         dataset_pii_status_refresh(dataset_ids=Dataset.objects.filter(namespace=namespace).values_list("pk", flat=True))
     pending = PiiSuggestion.objects.filter(status="pending").count()
     return [
         f"catalog: {len(DATASETS)} demo datasets under {namespace} (steward: steward, owner: admin), "
-        f"{len(GLOSSARY)} glossary terms, {pending} pending PII suggestions ({created} pre-seeded now); the demo "
-        "profile and PII-scan runs add statistics and real suggestions when they finish"
+        f"{len(GLOSSARY)} glossary terms, {pending} pending PII suggestions ({created} pre-seeded now), "
+        f"{decided} steward decisions; the demo profile and PII-scan runs add statistics and real suggestions when "
+        "they finish, and the Spark runs' column lineage carries the confirmed categories downstream"
     ]
+
+
+def _steward_decisions(namespace: str, steward: User | None) -> int:
+    """What a steward has already confirmed: customers' e-mail tagged by hand and the phone suggestion accepted, so
+    inherited categories show downstream (curated customers, the CRM export) once the lineage arrives."""
+    if steward is None:
+        return 0
+    decided = 0
+    email = Field.objects.filter(dataset__namespace=namespace, dataset__name="raw/customers", name="email").first()
+    category = DataCategory.objects.filter(key="user.contact.email").first()
+    if email is not None and category is not None and not email.category_links.filter(category=category).exists():
+        field_category_add(field=email, category=category, actor=steward)
+        decided += 1
+    phone = PiiSuggestion.objects.filter(
+        field__dataset__namespace=namespace,
+        field__dataset__name="raw/customers",
+        field__name="phone",
+        status=SuggestionStatus.PENDING,
+    ).first()
+    if (
+        phone is not None
+        and not PiiSuggestion.objects.filter(field=phone.field, status=SuggestionStatus.ACCEPTED).exists()
+    ):
+        pii_suggestion_accept(suggestion=phone, actor=steward, note="Checked a sample of the column: phone numbers.")
+        decided += 1
+    return decided
 
 
 def _search_text(dataset: Dataset) -> str:
