@@ -17,6 +17,8 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     column_lineage_dataset,
+    data_quality_assertions_dataset,
+    data_quality_metrics_input_dataset,
     error_message_run,
     job_type_job,
     output_statistics_output_dataset,
@@ -120,6 +122,62 @@ def output_dataset(
             rowCount=rows, size=size, fileCount=files
         )
     return OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets)
+
+
+@dataclass(frozen=True)
+class AssertionRecord:
+    """One data-quality check and whether it found no issue, for the ``dataQualityAssertions`` facet."""
+
+    assertion: str
+    success: bool
+    column: str | None = None
+    name: str | None = None
+    severity: str | None = None
+    expected: str | None = None
+    actual: str | None = None
+
+
+def quality_input_dataset(
+    namespace: str,
+    name: str,
+    schema: StructType | None = None,
+    *,
+    rows: int,
+    columns: Mapping[str, Mapping[str, int]] | None = None,
+    assertions: Iterable[AssertionRecord] = (),
+) -> InputDataset:
+    """An input dataset with ``dataQualityMetrics`` (rows; per column nullCount/distinctCount where computed) and
+    ``dataQualityAssertions`` input facets."""
+    metrics = data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
+        rowCount=rows,
+        columnMetrics={
+            column: data_quality_metrics_input_dataset.ColumnMetrics(
+                nullCount=values.get("nullCount"), distinctCount=values.get("distinctCount")
+            )
+            for column, values in (columns or {}).items()
+        },
+    )
+    checks = data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+        assertions=[
+            data_quality_assertions_dataset.Assertion(
+                assertion=a.assertion,
+                success=a.success,
+                column=a.column,
+                name=a.name,
+                severity=a.severity,
+                expected=a.expected,
+                actual=a.actual,
+            )
+            for a in assertions
+        ]
+    )
+    facets: dict[str, Any] = {"schema": schema_facet(schema)} if schema is not None else {}
+    return InputDataset(
+        namespace=namespace,
+        name=name,
+        facets=facets,
+        inputFacets={"dataQualityMetrics": metrics, "dataQualityAssertions": checks},
+    )
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Data-quality scans: an engine-neutral rule model, its Spark SQL renderer, and the one-pass Spark scan."""
