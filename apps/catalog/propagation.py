@@ -23,6 +23,7 @@ from django.db.models import Q
 
 from apps.catalog.choices import CategorySource
 from apps.catalog.models import FieldCategory
+from apps.catalog.services import fields_pii_status_refresh
 
 logger = structlog.get_logger(__name__)
 
@@ -120,7 +121,7 @@ def propagate_from_fields(*, field_ids: Iterable[int]) -> int:
             origins |= _origins_for_fields(ids[start : start + BATCH])
         # Fields that lost an edge may hold inherited rows whose origin is upstream: the origin is in the set above.
         changed, touched = _recompute(origins) if origins else (0, set())
-        _refresh_pii_status(touched)
+        fields_pii_status_refresh(field_ids=touched)
     logger.info("catalog.propagated", fields=len(ids), origins=len(origins), changed=changed)
     return changed
 
@@ -132,7 +133,7 @@ def propagate_origins(*, origin_ids: Iterable[int]) -> int:
         return 0
     with transaction.atomic():
         changed, touched = _recompute(ids)
-        _refresh_pii_status(touched)
+        fields_pii_status_refresh(field_ids=touched)
     return changed
 
 
@@ -148,14 +149,3 @@ def propagation_recompute_all() -> int:
         changed += propagate_origins(origin_ids=ids[start : start + BATCH])
     # Inherited rows whose origin is gone are removed by CASCADE; nothing else can be orphaned.
     return changed
-
-
-def _refresh_pii_status(field_ids: set[int]) -> None:
-    if not field_ids:
-        return
-    from apps.catalog.models import Field
-    from apps.catalog.services import dataset_pii_status_refresh
-
-    dataset_pii_status_refresh(
-        dataset_ids=set(Field.objects.filter(pk__in=field_ids).values_list("dataset_id", flat=True))
-    )

@@ -268,6 +268,15 @@ def dataset_statistics_update(
 PERSONAL_ROOT = "user"
 
 
+def fields_pii_status_refresh(*, field_ids: Iterable[int]) -> None:
+    """Recompute ``pii_status`` of the datasets these fields belong to (after their categories changed)."""
+    ids = set(field_ids)
+    if ids:
+        dataset_pii_status_refresh(
+            dataset_ids=set(Field.objects.filter(pk__in=ids).values_list("dataset_id", flat=True))
+        )
+
+
 def dataset_pii_status_refresh(*, dataset_ids: Iterable[int]) -> None:
     """Recompute ``pii_status`` of these datasets: confirmed when an active field carries a ``user.*`` category,
     suggested when suggestions wait, none once scanned without either, unknown before any scan."""
@@ -378,8 +387,6 @@ def field_category_add(*, field: Field, category: DataCategory, actor: User | No
 
 def field_category_remove(*, field: Field, category: DataCategory, actor: User | None) -> int:
     """Take a category a field holds in its own right off it; what it passed downstream goes with it."""
-    from apps.catalog.propagation import _refresh_pii_status
-
     if actor is not None:
         require_steward(user=actor, dataset=field.dataset)
     with transaction.atomic():
@@ -397,7 +404,7 @@ def field_category_remove(*, field: Field, category: DataCategory, actor: User |
                 reviewed_at=timezone.now(),
                 review_note="The category was removed from the field after it had been accepted.",
             )
-        _refresh_pii_status(reached | {field.pk})
+        fields_pii_status_refresh(field_ids=reached | {field.pk})
     return 1
 
 
