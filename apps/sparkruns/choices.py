@@ -31,3 +31,4 @@ class Job(models.TextChoices):
     RFM = "rfm", "RFM segmentation"
     PROFILE = "profile", "Profile datasets"
     PII_SCAN = "pii_scan", "Scan for personal data"
+    QUALITY_SCAN = "quality_scan", "Evaluate data-quality rules"

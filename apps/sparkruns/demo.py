@@ -14,11 +14,12 @@ from apps.sparkruns.services import spark_run_request
 DEMO_ORDERS = "20000"
 
 
-def seed() -> list[str]:
-    """Idempotent: the demo runs are requested once (by their idempotency keys)."""
-    if SparkRun.objects.filter(idempotency_key="demo:generate").exists():
-        states = ", ".join(f"{r.job} {r.state}" for r in SparkRun.objects.filter(idempotency_key__startswith="demo:"))
-        return [f"spark runs present: {states}"]
+def demo_generate_run() -> SparkRun:
+    """The demo lake's generator run, requested (with its follow-ups) the first time; other apps' demo runs wait
+    for it."""
+    existing = SparkRun.objects.filter(idempotency_key="demo:generate").first()
+    if existing is not None:
+        return existing
     today = timezone.now().date()
     generate = spark_run_request(
         job="generate",
@@ -26,9 +27,15 @@ def seed() -> list[str]:
         backend=Backend.LOCAL,
         idempotency_key="demo:generate",
     )
-    as_of = today.isoformat()
-    follow_ups = [("validate", []), ("rfm", ["--as-of", as_of]), ("profile", []), ("pii_scan", [])]
+    follow_ups = [("validate", []), ("rfm", ["--as-of", today.isoformat()]), ("profile", []), ("pii_scan", [])]
     for job, args in follow_ups:
         spark_run_request(job=job, args=args, backend=Backend.LOCAL, after=generate, idempotency_key=f"demo:{job}")
-    return [f"spark runs queued: generate ({DEMO_ORDERS} orders into {generate.lake_root}), then validate, rfm, "
-            "profile and pii_scan; the worker runs them one at a time"]  # fmt: skip
+    return generate
+
+
+def seed() -> list[str]:
+    """Idempotent: the demo runs are requested once (by their idempotency keys)."""
+    generate = demo_generate_run()
+    states = ", ".join(f"{r.job} {r.state}" for r in SparkRun.objects.filter(idempotency_key__startswith="demo:"))
+    return [f"spark runs: generate ({DEMO_ORDERS} orders into {generate.lake_root}), then validate, rfm, profile and "
+            f"pii_scan, one at a time on the worker: {states}"]  # fmt: skip

@@ -96,8 +96,9 @@ def check_regex(spark: SparkSession, pattern: str) -> None:
         raise RuleError(f"invalid regular expression {pattern!r}: {str(exc).splitlines()[0][:300]}") from exc
 
 
-def check_predicate(spark: SparkSession, text: str) -> None:
-    """Accepts a single Spark SQL boolean-valued expression only: no statement, subquery or second command."""
+def predicate_text_check(text: str) -> None:
+    """The checks of a custom predicate that need no Spark session: length, no second command or comment, no word
+    that only a statement or a subquery contains (outside string literals and quoted names)."""
     if len(text) > MAX_PREDICATE_LENGTH:
         raise RuleError(f"expression longer than {MAX_PREDICATE_LENGTH} characters")
     bare = _QUOTED.sub("''", text)
@@ -106,6 +107,11 @@ def check_predicate(spark: SparkSession, text: str) -> None:
     word = _STATEMENT_WORDS.search(bare)
     if word:
         raise RuleError(f"expression must not contain {word.group(0).upper()}: only a boolean expression is allowed")
+
+
+def check_predicate(spark: SparkSession, text: str) -> None:
+    """Accepts a single Spark SQL boolean-valued expression only: no statement, subquery or second command."""
+    predicate_text_check(text)
     try:
         parsed = spark._jsparkSession.sessionState().sqlParser().parseExpression(text)
     except Exception as exc:
