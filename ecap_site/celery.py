@@ -32,7 +32,6 @@ TASK_ROUTES = {
     "incidents.*": {"queue": "critical"},
     "oncall.*": {"queue": "critical"},
     "spark.*": {"queue": "spark"},
-    "quality.run_scan": {"queue": "spark"},
     "privacy.run_*": {"queue": "spark"},
     "*": {"queue": "default"},
 }

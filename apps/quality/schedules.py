@@ -10,6 +10,7 @@ the schedule's watermark to the newest value it saw; a failed scan leaves the wa
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -113,7 +114,7 @@ def _periodic_task_sync(schedule: ScanSchedule, fields: dict[str, str] | None) -
     return task
 
 
-def scheduled_scan(*, dataset_id: int) -> QualityScan | None:
+def scheduled_scan(*, dataset_id: int, at: datetime | None = None) -> QualityScan | None:
     """The beat entry point of a cron schedule: one scan per dataset and minute (None when nothing to scan)."""
     from apps.quality.services import scan_due_key, scan_request
 
@@ -125,7 +126,7 @@ def scheduled_scan(*, dataset_id: int) -> QualityScan | None:
         dataset=dataset,
         trigger=ScanTrigger.SCHEDULE,
         samples=schedule.samples if schedule else None,
-        idempotency_key=scan_due_key(dataset),
+        idempotency_key=scan_due_key(dataset, at=at),
     )
 
 

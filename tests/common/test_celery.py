@@ -76,7 +76,7 @@ def test_task_started_from_a_request_logs_the_request_id(celery_worker_process: 
     [
         ("incidents.alert_process", "critical"),
         ("oncall.escalation_sweep", "critical"),
-        ("quality.run_scan", "spark"),
+        ("quality.scan_dataset", "default"),
         ("spark.job_submit", "spark"),
         ("common.api_tokens_purge", "default"),
         ("catalog.anything", "default"),

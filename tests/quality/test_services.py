@@ -211,3 +211,31 @@ def test_a_test_run_reads_a_sample_and_changes_no_score_or_alert(
     assert QualityResult.objects.get(scan=done).rule is None
     assert not AlertPayload.objects.filter(body__labels__source="quality").exists()
     assert not QualityScan.objects.filter(trigger=ScanTrigger.MANUAL).exists()
+
+
+def test_a_finished_quality_run_is_recorded_through_the_signal_and_other_jobs_are_ignored(
+    lake_datasets: dict[str, Dataset], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.quality import tasks
+    from apps.sparkruns.models import SparkRun
+    from apps.sparkruns.signals import spark_run_finished
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.consume_run, "apply_async", lambda args, **kw: queued.append(args[0]))
+    orders = lake_datasets["raw/orders"]
+    make_rule(orders, "amount", RuleKind.RANGE, ["total_amount"], params={"min": 0})
+    scan = scan_request(dataset=orders)
+    assert scan.spark_run is not None
+    SparkRun.objects.filter(pk=scan.spark_run.pk).update(
+        state=RunState.SUCCEEDED, summary={"rows_scanned": 3, "rules": [reported("amount", "PASS")]}
+    )
+    scan.spark_run.refresh_from_db()
+    spark_run_finished.send(sender=SparkRun, run=scan.spark_run)
+    other = SparkRun.objects.create(job="profile", lake_root="x", backend="local", state=RunState.SUCCEEDED)
+    spark_run_finished.send(sender=SparkRun, run=other)
+    assert queued == [scan.spark_run.pk]
+    tasks.consume_run(scan.spark_run.pk)
+    tasks.consume_run(scan.spark_run.pk)  # delivered twice: recorded once
+    scan.refresh_from_db()
+    assert scan.state == ScanState.SUCCEEDED
+    assert QualityResult.objects.filter(scan=scan).count() == 1
