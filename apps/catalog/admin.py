@@ -4,6 +4,7 @@ policies and the PII review queue. A steward changes only the datasets they stew
 
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 from django import forms
@@ -165,8 +166,11 @@ class DatasetAdmin(admin.ModelAdmin[Dataset]):
         )
         for role, name in ((OWNER, "owners"), (STEWARD, "stewards")):
             if name in form.base_fields:
-                form.base_fields[name].initial = [u.pk for u in people[role]]
-                form.base_fields[name].disabled = not editable
+                # Declared fields are shared by every form class the admin builds: change a copy, per request.
+                field = copy.deepcopy(form.base_fields[name])
+                field.initial = [u.pk for u in people[role]]
+                field.disabled = not editable
+                form.base_fields[name] = field
         return form
 
     def has_add_permission(self, request: HttpRequest) -> bool:

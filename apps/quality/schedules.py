@@ -71,7 +71,8 @@ def schedule_set(
             raise ScheduleInvalid(
                 "Partition mode needs the partition column.", fields={"partition_column": ["required"]}
             )
-        if not dataset.fields.filter(name=partition_column).exists() and dataset.fields.exists():
+        active = dataset.fields.filter(is_active=True)
+        if not active.filter(name=partition_column).exists() and active.exists():
             raise ScheduleInvalid(
                 f"{dataset.name} has no field {partition_column}.", fields={"partition_column": ["unknown field"]}
             )
@@ -119,6 +120,10 @@ def scheduled_scan(*, dataset_id: int, at: datetime | None = None) -> QualitySca
     from apps.quality.services import scan_due_key, scan_request
 
     dataset = Dataset.objects.filter(pk=dataset_id, is_active=True).first()
+    if dataset is None and not Dataset.objects.filter(pk=dataset_id).exists():
+        # The dataset was deleted (its schedule with it): its beat row goes too, rather than firing forever.
+        PeriodicTask.objects.filter(task=SCAN_TASK, kwargs=json.dumps({"dataset_id": dataset_id})).delete()
+        return None
     if dataset is None or not QualityRule.objects.filter(dataset=dataset, enabled=True).exists():
         return None
     schedule = ScanSchedule.objects.filter(dataset=dataset).first()

@@ -66,6 +66,11 @@ def test_a_scheduled_delivery_scans_once_per_minute(lake_datasets: dict[str, Dat
     assert again is not None
     assert first.pk == again.pk
     assert first.trigger == ScanTrigger.SCHEDULE
+    schedule_set(dataset=orders, mode=ScheduleMode.CRON, crontab="0 6 * * *")
+    dataset_id = orders.pk
+    orders.delete()
+    assert scheduled_scan(dataset_id=dataset_id) is None
+    assert not PeriodicTask.objects.filter(name__startswith="quality:scan:").exists()  # the orphan row is gone
 
 
 def test_new_partitions_are_scanned_once_and_only_newer_ones_next_time(
