@@ -54,15 +54,10 @@ def _crontab_fields(expression: str) -> dict[str, str]:
     return fields
 
 
-def schedule_set(
-    *,
-    dataset: Dataset,
-    mode: str,
-    crontab: str = "",
-    partition_column: str = "",
-    samples: int | None = None,
-) -> ScanSchedule:
-    """Set how ``dataset`` is scanned; keeps its django-celery-beat row in step (created, changed or removed)."""
+def schedule_validate(
+    *, dataset: Dataset, mode: str, crontab: str = "", partition_column: str = "", samples: int | None = None
+) -> dict[str, str] | None:
+    """Raise ``ScheduleInvalid`` naming what is wrong with a schedule; returns the cron fields of a cron schedule."""
     if mode not in ScheduleMode.values:
         raise ScheduleInvalid(f"Unknown mode {mode!r}.", fields={"mode": [", ".join(ScheduleMode.values)]})
     fields = _crontab_fields(crontab) if mode == ScheduleMode.CRON else None
@@ -78,6 +73,21 @@ def schedule_set(
             )
     if samples is not None and not 0 <= samples <= 100:
         raise ScheduleInvalid("samples must be between 0 and 100.", fields={"samples": ["out of range"]})
+    return fields
+
+
+def schedule_set(
+    *,
+    dataset: Dataset,
+    mode: str,
+    crontab: str = "",
+    partition_column: str = "",
+    samples: int | None = None,
+) -> ScanSchedule:
+    """Set how ``dataset`` is scanned; keeps its django-celery-beat row in step (created, changed or removed)."""
+    fields = schedule_validate(
+        dataset=dataset, mode=mode, crontab=crontab, partition_column=partition_column, samples=samples
+    )
     with transaction.atomic():
         schedule, _ = ScanSchedule.objects.select_for_update().get_or_create(dataset=dataset)
         if schedule.partition_column != partition_column:

@@ -1,11 +1,4 @@
-"""Admin of data quality: the stewards' rule editor (with a test run of the unsaved rule on a sample), scan
-schedules kept in step with django-celery-beat, and a read-only history of scans with their results.
-
-A steward (anyone with the change permission who is not an administrator) sees and changes only the rules and
-schedules of the datasets they steward or own; read-only roles read every rule. Scans are history: everyone with the
-view permission reads them, a steward of the dataset may cancel a queued one, and samples never show in the admin
-but through the test run's answer, masked by ``samples.samples_view``.
-"""
+"""The stewards' rule editor, with a test run of the unsaved rule on a sample of its dataset."""
 
 from __future__ import annotations
 
@@ -14,7 +7,6 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path, reverse
@@ -23,55 +15,21 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.audit.access import request_purpose
 from apps.catalog.models import Dataset
-from apps.catalog.stewardship import can_steward, datasets_stewarded, is_catalog_admin
+from apps.catalog.stewardship import can_steward, datasets_stewarded
 from apps.common.errors import DomainError
 from apps.common.models import User
+from apps.quality.admin.common import (
+    _add_domain_errors,
+    _dataset_choices,
+    _narrow,
+    _stewarded_only,
+    _user,
+)
 from apps.quality.choices import RuleSeverity, ScanState, ScanTrigger
-from apps.quality.models import QualityResult, QualityRule, QualityScan, ScanSchedule
+from apps.quality.models import QualityResult, QualityRule, QualityScan
 from apps.quality.rules import RuleInvalid, RuleSpec, rule_validate
 from apps.quality.samples import SAMPLES_PURPOSE, samples_view
-from apps.quality.schedules import ScheduleInvalid, schedule_set
-from apps.quality.services import TEST_SAMPLE_ROWS, rule_save, rule_test_run, scan_cancel, scan_request
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _stewarded_only(request: HttpRequest, perm: str) -> bool:
-    """Whether the user works on their own datasets only: a steward, not an administrator nor a read-only role."""
-    return not is_catalog_admin(request.user) and request.user.has_perm(perm)
-
-
-def _dataset_choices(request: HttpRequest, *also: int | None) -> QuerySet[Dataset]:
-    """The datasets a form may point at: those the user stewards, and the ones the object already points at."""
-    stewarded = datasets_stewarded(user=request.user)
-    if is_catalog_admin(request.user):
-        return stewarded.order_by("name")
-    keep = [pk for pk in also if pk is not None]
-    return Dataset.objects.filter(Q(pk__in=stewarded.values("pk")) | Q(pk__in=keep)).order_by("name")
-
-
-def _narrow(form: Any, name: str, queryset: QuerySet[Any]) -> None:
-    """Limit the choices of a form class's model choice field (when the form has it)."""
-    field = form.base_fields.get(name)
-    if isinstance(field, forms.ModelChoiceField):
-        field.queryset = queryset
-
-
-def _add_domain_errors(form: forms.BaseForm, exc: DomainError) -> None:
-    """Put a domain error's ``fields`` on the form's fields of the same name (unless one already failed to clean),
-    the others, or the detail when it names none, on the form as a whole."""
-    for name, problems in exc.fields.items():
-        if name not in form.fields:
-            form.add_error(None, [f"{name}: {p}" for p in problems])
-        elif name not in form.errors:
-            form.add_error(name, list(problems))
-    if not exc.fields:
-        form.add_error(None, exc.detail)
-
-
-# --- rules ------------------------------------------------------------------------------------------------------
+from apps.quality.services import TEST_SAMPLE_ROWS, rule_save, rule_test_run, scan_request
 
 PARAMS_EXAMPLES = (
     ("not_null", '["email"] or ["first_name", "last_name"]', "{}"),
@@ -370,168 +328,3 @@ class QualityRuleAdmin(admin.ModelAdmin[QualityRule]):
                 },
             }
         return JsonResponse(answer)
-
-
-# --- schedules --------------------------------------------------------------------------------------------------
-
-
-class _DryRun(Exception):
-    """Undoes a trial ``schedule_set`` (raised inside its savepoint)."""
-
-
-class ScanScheduleForm(forms.ModelForm[ScanSchedule]):
-    """A schedule, checked by running ``schedule_set`` in a savepoint that is rolled back (the save runs it again)."""
-
-    class Meta:
-        model = ScanSchedule
-        fields = ("dataset", "mode", "crontab", "partition_column", "samples")
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        dataset = cleaned.get("dataset") if "dataset" in self.fields else self.instance.dataset
-        if dataset is None or not cleaned.get("mode") or self.errors:
-            return cleaned
-        try:
-            with transaction.atomic():
-                schedule_set(
-                    dataset=dataset,
-                    mode=cleaned["mode"],
-                    crontab=cleaned.get("crontab") or "",
-                    partition_column=cleaned.get("partition_column") or "",
-                    samples=cleaned.get("samples"),
-                )
-                raise _DryRun
-        except _DryRun:
-            pass
-        except ScheduleInvalid as exc:
-            _add_domain_errors(self, exc)
-        return cleaned
-
-
-@admin.register(ScanSchedule)
-class ScanScheduleAdmin(admin.ModelAdmin[ScanSchedule]):
-    form = ScanScheduleForm
-    list_display = ("dataset", "mode", "crontab", "partition_column", "last_partition", "samples", "updated_at")
-    list_filter = ("mode",)
-    list_select_related = ("dataset",)
-    search_fields = ("dataset__name",)
-
-    fields = ("dataset", "mode", "crontab", "partition_column", "samples", "last_partition", "beat_task", "updated_at")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fixed = ("last_partition", "beat_task", "updated_at")
-        return ("dataset", *fixed) if obj is not None else fixed  # a schedule belongs to its dataset for good
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        _narrow(form, "dataset", _dataset_choices(request))
-        return form
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ScanSchedule]:
-        schedules = super().get_queryset(request).select_related("dataset", "periodic_task")
-        if _stewarded_only(request, "quality.change_scanschedule"):
-            schedules = schedules.filter(dataset__in=datasets_stewarded(user=request.user))
-        return schedules
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not super().has_change_permission(request, obj):
-            return False
-        return obj is None or can_steward(user=request.user, dataset=obj.dataset)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # "only when requested" is the absence of a schedule, and removes the beat task
-
-    @admin.display(description="beat task")
-    def beat_task(self, obj: ScanSchedule) -> str:
-        task = obj.periodic_task
-        if task is None:
-            return "—"
-        url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
-        return format_html('<a href="{}">{}</a> ({})', url, task.name, "enabled" if task.enabled else "disabled")
-
-    def save_model(self, request: HttpRequest, obj: ScanSchedule, form: Any, change: bool) -> None:
-        data = form.cleaned_data
-        saved = schedule_set(
-            dataset=obj.dataset,
-            mode=data["mode"],
-            crontab=data.get("crontab") or "",
-            partition_column=data.get("partition_column") or "",
-            samples=data.get("samples"),
-        )
-        obj.pk, obj.periodic_task = saved.pk, saved.periodic_task
-        obj._state.adding = False
-
-
-# --- scans --------------------------------------------------------------------------------------------------------
-
-
-class QualityResultInline(admin.TabularInline[QualityResult, QualityScan]):
-    """What each rule found; the samples stay out of the admin (they are read, masked, through the API)."""
-
-    model = QualityResult
-    fields = ("rule_name", "kind", "outcome", "metric", "failing_rows", "failing_fraction", "message", "sample_count")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[QualityResult]:
-        return super().get_queryset(request).defer("samples")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(QualityScan)
-class QualityScanAdmin(admin.ModelAdmin[QualityScan]):
-    list_display = (
-        "dataset", "state", "trigger", "rows_scanned", "quality_score", "trust_score", "outcome_counts", "created_at",
-        "finished_at",
-    )  # fmt: skip
-    list_filter = ("state", "trigger", ("dataset", admin.RelatedOnlyFieldListFilter), "created_at")
-    list_select_related = ("dataset",)
-    search_fields = ("dataset__name", "=public_id")
-    date_hierarchy = "created_at"
-    inlines = (QualityResultInline,)
-    actions = ("cancel_selected",)
-    fields = (
-        "public_id", "dataset", "state", "trigger", "partitions", "watermark", "sample_rows", "requested_by",
-        "spark_run", "rows_scanned", "duration_seconds", "outcomes", "quality_score", "trust_score", "score_details",
-        "error", "created_at", "finished_at", "rules",
-    )  # fmt: skip
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # scans are requested from the rule list, by schedules, or through the API
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_cancel_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm("quality.change_qualityscan"))
-
-    @admin.display(description="outcomes")
-    def outcome_counts(self, obj: QualityScan) -> str:
-        return " · ".join(f"{k} {v}" for k, v in (obj.outcomes or {}).items() if v) or "—"
-
-    @admin.action(description="Cancel the selected queued scans", permissions=["cancel"])
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[QualityScan]) -> None:
-        cancelled = 0
-        for scan in queryset.select_related("dataset", "spark_run"):
-            if not can_steward(user=request.user, dataset=scan.dataset):
-                self.message_user(request, f"{scan}: you do not steward {scan.dataset.name}.", messages.WARNING)
-                continue
-            try:
-                scan_cancel(scan=scan, actor=_user(request))
-                cancelled += 1
-            except DomainError as exc:
-                self.message_user(request, f"{scan}: {exc.detail}", messages.WARNING)
-        if cancelled:
-            self.message_user(request, f"Cancelled {cancelled} scan(s).", messages.SUCCESS)
