@@ -125,7 +125,7 @@ class QualityScan(PublicIdModel):
         return self.trigger != ScanTrigger.TEST
 
 
-class QualityResult(models.Model):
+class QualityResult(PublicIdModel):
     """What one rule found in one scan; the rule's settings are copied so history survives edits."""
 
     scan = models.ForeignKey(QualityScan, on_delete=models.CASCADE, related_name="results")

@@ -19,8 +19,7 @@ from apps.quality.selectors import daily_trend, dataset_quality_overview, latest
 
 RECENT_SCANS = 20
 TREND_DAYS = 90
-# Each shown sample set is one masking decision (and, unmasked, one audited read) in ``samples_view``: the page
-# shows the samples of this many failing rules at most, so its cost stays bounded.
+# The page shows the samples of this many failing rules at most; each one shown unmasked is one audited read.
 MAX_SAMPLE_SETS = 10
 TRUST_PARTS = (
     ("quality", "Quality", "the latest scan's severity-weighted rule score"),

@@ -62,15 +62,37 @@ def mask_value(value: Any) -> Any:
     return None if value is None else MASK
 
 
-def samples_view(*, result: Any, user: Any, purpose: str = SAMPLES_PURPOSE) -> SamplesView:
-    """The samples of a ``QualityResult`` for ``user``: masked, or shown in full and audited as a read."""
+@dataclass(frozen=True)
+class Viewer:
+    """What decides how one user sees one dataset's samples, worked out once for many results."""
+
+    user: Any
+    personal: frozenset[str]
+    may_unmask: bool
+
+
+def viewer_for(*, dataset: Dataset, user: Any, columns: list[str]) -> Viewer:
+    """The masking decision of ``user`` for ``columns`` of ``dataset`` (one catalog query, one permission check)."""
+    return Viewer(
+        user=user,
+        personal=frozenset(personal_columns(dataset, columns)),
+        may_unmask=can_unmask(user, dataset),
+    )
+
+
+def samples_view(
+    *, result: Any, user: Any, purpose: str = SAMPLES_PURPOSE, viewer: Viewer | None = None
+) -> SamplesView:
+    """The samples of a ``QualityResult`` for ``user``: masked, or shown in full and audited as a read. A page
+    showing many results of one dataset passes a ``viewer`` from ``viewer_for`` instead of deciding per result."""
     rows: list[dict[str, Any]] = list(result.samples or [])
     columns = list(result.sample_columns or (list(rows[0]) if rows else []))
-    dataset = result.scan.dataset
-    personal = sorted(personal_columns(dataset, columns))
+    if viewer is None:
+        viewer = viewer_for(dataset=result.scan.dataset, user=user, columns=columns)
+    personal = sorted(viewer.personal & set(columns))
     if not personal or not rows:
         return SamplesView(columns=columns, rows=rows, personal=personal, masked=False)
-    if can_unmask(user, dataset):
+    if viewer.may_unmask:
         audit_record_read(target=result, fields_shown=personal, purpose=purpose, rows=len(rows))
         return SamplesView(columns=columns, rows=rows, personal=personal, masked=False)
     hidden = set(personal)

@@ -92,23 +92,22 @@ def upstream_datasets(dataset_id: int, *, hops: int = UPSTREAM_HOPS) -> dict[int
 
 
 def latest_quality_scores(dataset_ids: Iterable[int]) -> dict[int, float]:
-    """The quality score of each dataset's latest finished, scored scan."""
+    """The quality score of each dataset's latest finished, scored scan (one row per dataset is read)."""
+    from django.db.models import OuterRef, Subquery
+
     from apps.quality.models import QualityScan
 
     ids = list(dataset_ids)
     if not ids:
         return {}
-    rows = (
-        QualityScan.objects.filter(dataset_id__in=ids, state=ScanState.SUCCEEDED, quality_score__isnull=False)
+    latest = (
+        QualityScan.objects.filter(dataset_id=OuterRef("pk"), state=ScanState.SUCCEEDED, quality_score__isnull=False)
         .exclude(trigger=ScanTrigger.TEST)
-        .order_by("dataset_id", "-finished_at", "-pk")
-        .values_list("dataset_id", "quality_score")
+        .order_by("-finished_at", "-pk")
+        .values("quality_score")[:1]
     )
-    latest: dict[int, float] = {}
-    for dataset_id, score in rows:
-        if score is not None:
-            latest.setdefault(dataset_id, score)
-    return latest
+    rows = Dataset.objects.filter(pk__in=ids).annotate(score=Subquery(latest)).values_list("pk", "score")
+    return {pk: score for pk, score in rows if score is not None}
 
 
 def upstream_score(dataset: Dataset) -> tuple[float | None, dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.catalog.models import Dataset
 from apps.quality.choices import Outcome, ScanState, ScanTrigger
@@ -54,14 +54,19 @@ def dataset_quality_overview() -> list[dict[str, Any]]:
     datasets = (
         Dataset.objects.filter(quality_rules__isnull=False).distinct().order_by("name").only("pk", "name", "public_id")
     )
-    latest: dict[int, QualityScan] = {}
-    for scan in (
-        QualityScan.objects.filter(dataset__in=datasets, state=ScanState.SUCCEEDED)
+    newest = (
+        QualityScan.objects.filter(dataset_id=OuterRef("pk"), state=ScanState.SUCCEEDED)
         .exclude(trigger=ScanTrigger.TEST)
-        .order_by("dataset_id", "-finished_at", "-pk")
-        .only("dataset_id", "public_id", "quality_score", "trust_score", "outcomes", "finished_at", "rows_scanned")
-    ):
-        latest.setdefault(scan.dataset_id, scan)
+        .order_by("-finished_at", "-pk")
+        .values("pk")[:1]
+    )
+    latest_ids = datasets.annotate(latest_scan=Subquery(newest)).values_list("latest_scan", flat=True)
+    latest = {
+        scan.dataset_id: scan
+        for scan in QualityScan.objects.filter(pk__in=[pk for pk in latest_ids if pk is not None]).only(
+            "dataset_id", "public_id", "quality_score", "trust_score", "outcomes", "finished_at", "rows_scanned"
+        )
+    }
     counts: dict[int, dict[str, int]] = {}
     for rule in QualityRule.objects.filter(dataset__in=datasets).only("dataset_id", "enabled", "last_outcome"):
         entry = counts.setdefault(rule.dataset_id, {"rules": 0, "enabled": 0, "failing": 0, "warning": 0})

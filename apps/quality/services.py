@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.catalog.models import Dataset
@@ -30,6 +30,7 @@ from apps.quality.choices import Outcome, ScanState, ScanTrigger
 from apps.quality.models import QualityResult, QualityRule, QualityScan
 from apps.quality.rules import (
     MAX_RULES_PER_SCAN,
+    RuleInvalid,
     RuleSpec,
     rule_argument,
     rule_document,
@@ -57,11 +58,40 @@ class ScanInvalid(DomainError):
 
 # --- rules ------------------------------------------------------------------------------------------------------
 def rule_save(*, rule: QualityRule) -> QualityRule:
-    """Validate and save a rule (new or changed); the audit trail records the change."""
+    """Validate and save a rule (new or changed); the audit trail records the change. A name the dataset already
+    uses is refused as invalid input, also when a concurrent save takes it first."""
     rule_validate(RuleSpec.of(rule))
-    rule.full_clean(exclude=["dataset", "reference_dataset", "owner"])
-    rule.save()
+    clash = RuleInvalid(
+        f"{rule.dataset.name} already has a rule named {rule.name}.", fields={"name": ["already used in this dataset"]}
+    )
+    if QualityRule.objects.filter(dataset=rule.dataset, name=rule.name).exclude(pk=rule.pk).exists():
+        raise clash
+    rule.full_clean(exclude=["dataset", "reference_dataset", "owner"], validate_constraints=False)
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError as exc:
+        if "quality_rule_unique_name" in str(exc):
+            raise clash from exc
+        raise
     return rule
+
+
+def rule_delete(*, rule: QualityRule) -> None:
+    """Delete a rule; an alert it left open is resolved, so no incident waits for a rule that is gone."""
+    from apps.incidents.services import alert_raise
+
+    with transaction.atomic():
+        if rule.alert_open:
+            alert_raise(
+                source=ALERT_SOURCE,
+                name=ALERT_NAME,
+                summary=f"{rule.dataset.name}: quality rule {rule.name} was deleted",
+                severity=rule.severity,
+                dedup_key=rule_alert_key(rule),
+                status="resolved",
+            )
+        rule.delete()
 
 
 def rule_alert_key(rule: QualityRule) -> str:
@@ -226,9 +256,20 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _sample_columns(samples: list[dict[str, Any]], key: list[str], columns: list[str]) -> list[str]:
+    """The columns of a rule's samples in reading order: the primary key, the rule's columns, then the rest (a
+    duplicate group's row count). The stored summary is JSON whose objects keep no key order."""
+    if not samples:
+        return []
+    present = set().union(*(row.keys() for row in samples))
+    ordered = [c for c in [*key, *columns] if c in present]
+    return list(dict.fromkeys(ordered + sorted(present - set(ordered))))
+
+
 def _result_rows(scan: QualityScan, summary: dict[str, Any]) -> list[QualityResult]:
     """One result per rule sent: what the job reported, or an ERROR for a rule it did not report on."""
     rules = {r.name: r for r in QualityRule.objects.filter(dataset=scan.dataset)} if scan.counts_in_scores else {}
+    key = [str(c) for c in summary.get("primary_key") or []]
     reported = {str(item.get("id")): item for item in summary.get("rules") or [] if isinstance(item, dict)}
     rows = []
     for document in scan.rules:
@@ -252,7 +293,7 @@ def _result_rows(scan: QualityScan, summary: dict[str, Any]) -> list[QualityResu
                 failing_fraction=_float(item.get("failing_fraction")) if item else None,
                 message=str(item.get("message") or "")[:2000] if item else "the scan reported nothing for this rule",
                 details=dict(item.get("details") or {}) if item else {},
-                sample_columns=list(samples[0]) if samples else [],
+                sample_columns=_sample_columns(samples, key, list(document.get("columns") or [])),
                 samples=samples,
                 sample_count=len(samples),
             )

@@ -23,7 +23,7 @@ from apps.common.errors import DomainError
 from apps.common.models import User
 from apps.quality.models import QualityResult, QualityScan
 from apps.quality.page_selectors import dashboard_rows, dataset_by_public_id, dataset_quality_page
-from apps.quality.samples import SamplesView, samples_view
+from apps.quality.samples import SamplesView, samples_view, viewer_for
 from apps.quality.services import scan_request
 
 VIEW_PERMISSION = "quality.view_qualityrule"
@@ -91,7 +91,12 @@ def dataset_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     content = dataset_quality_page(public_id=public_id)
     if content is None:
         raise Http404("No such dataset.")
-    samples = [SampleSet(result=r, view=samples_view(result=r, user=request.user)) for r in content.sample_results]
+    columns = sorted({c for r in content.sample_results for c in r.sample_columns or []})
+    viewer = viewer_for(dataset=content.dataset, user=request.user, columns=columns)
+    samples = [
+        SampleSet(result=r, view=samples_view(result=r, user=request.user, viewer=viewer))
+        for r in content.sample_results
+    ]
     context: dict[str, Any] = {
         "content": content,
         "dataset": content.dataset,

@@ -108,6 +108,7 @@ def test_a_finished_scan_records_results_scores_trend_and_opens_then_closes_one_
     broken = make_rule(orders, "broken", RuleKind.CUSTOM, [], params={"expression": "nope(x)"})
     summary = {
         "rows_scanned": 1000,
+        "primary_key": ["order_id"],
         "rules": [
             reported("amount", "FAIL", metric=0.01, failing_rows=10, failing_fraction=0.01,
                      samples=[{"order_id": "o-1", "total_amount": "-3.00"}]),
@@ -239,3 +240,22 @@ def test_a_finished_quality_run_is_recorded_through_the_signal_and_other_jobs_ar
     scan.refresh_from_db()
     assert scan.state == ScanState.SUCCEEDED
     assert QualityResult.objects.filter(scan=scan).count() == 1
+
+
+def test_deleting_a_failing_rule_resolves_its_alert_and_a_duplicate_name_is_refused(
+    lake_datasets: dict[str, Dataset], finish: Callable[..., QualityScan]
+) -> None:
+    from apps.quality.services import rule_delete
+
+    orders = lake_datasets["raw/orders"]
+    amount = make_rule(orders, "amount", RuleKind.RANGE, ["total_amount"], params={"min": 0})
+    with pytest.raises(RuleInvalid) as error:
+        make_rule(orders, "amount", RuleKind.NOT_NULL, ["order_id"])
+    assert "name" in error.value.fields
+    finish(scan_request(dataset=orders), {"rows_scanned": 5, "rules": [reported("amount", "FAIL")]})
+    amount.refresh_from_db()
+    rule_delete(rule=amount)
+    last = AlertPayload.objects.filter(body__labels__source="quality").order_by("-pk").first()
+    assert last is not None
+    assert last.body["status"] == "resolved"
+    assert last.body["dedup_key"] == f"quality:rule:{amount.public_id}"
