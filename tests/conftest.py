@@ -137,3 +137,16 @@ def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[Pa
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def configured_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A lake root under ``tmp_path`` (empty until a test writes to it) and a Spark work directory, configured."""
+    from apps.configuration.services import get_store
+
+    root = f"file://{tmp_path / 'lake'}"
+    monkeypatch.setenv("ECAP_LAKE__ROOT", root)
+    monkeypatch.setenv("ECAP_SPARK__WORK_DIR", str(tmp_path / "runs"))
+    get_store().invalidate()
+    yield root
+    get_store().invalidate()

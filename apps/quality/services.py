@@ -77,20 +77,24 @@ def rule_save(*, rule: QualityRule) -> QualityRule:
     return rule
 
 
-def rule_delete(*, rule: QualityRule) -> None:
-    """Delete a rule; an alert it left open is resolved, so no incident waits for a rule that is gone."""
+def _alert_resolve(rule: QualityRule, summary: str) -> None:
     from apps.incidents.services import alert_raise
 
+    alert_raise(
+        source=ALERT_SOURCE,
+        name=ALERT_NAME,
+        summary=summary,
+        severity=rule.severity,
+        dedup_key=rule_alert_key(rule),
+        status="resolved",
+    )
+
+
+def rule_delete(*, rule: QualityRule) -> None:
+    """Delete a rule; an alert it left open is resolved, so no incident waits for a rule that is gone."""
     with transaction.atomic():
         if rule.alert_open:
-            alert_raise(
-                source=ALERT_SOURCE,
-                name=ALERT_NAME,
-                summary=f"{rule.dataset.name}: quality rule {rule.name} was deleted",
-                severity=rule.severity,
-                dedup_key=rule_alert_key(rule),
-                status="resolved",
-            )
+            _alert_resolve(rule, f"{rule.dataset.name}: quality rule {rule.name} was deleted")
         rule.delete()
 
 
@@ -381,14 +385,7 @@ def _rules_update(scan: QualityScan, results: list[QualityResult]) -> None:
             )
             QualityRule.objects.filter(pk=rule.pk).update(alert_open=True)
         elif result.outcome in (Outcome.PASS, Outcome.WARN) and rule.alert_open:
-            alert_raise(
-                source=ALERT_SOURCE,
-                name=ALERT_NAME,
-                summary=f"{scan.dataset.name}: quality rule {rule.name} no longer fails ({result.outcome})",
-                severity=rule.severity,
-                dedup_key=rule_alert_key(rule),
-                status="resolved",
-            )
+            _alert_resolve(rule, f"{scan.dataset.name}: quality rule {rule.name} no longer fails ({result.outcome})")
             QualityRule.objects.filter(pk=rule.pk).update(alert_open=False)
 
 

@@ -3,8 +3,7 @@ schema, and a way to finish a scan's Spark run with a given summary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,21 +11,15 @@ from django.utils import timezone
 
 from apps.catalog.models import Dataset
 from apps.catalog.services import FieldSpec, dataset_schema_apply, dataset_upsert
-from apps.configuration.services import get_store
 from apps.quality.models import QualityScan
 from apps.quality.services import scan_consume
 from apps.sparkruns.choices import RunState
 
 
 @pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A lake root (empty until a test writes to it) and a Spark work directory, in the configuration."""
-    root = f"file://{tmp_path / 'lake'}"
-    monkeypatch.setenv("ECAP_LAKE__ROOT", root)
-    monkeypatch.setenv("ECAP_SPARK__WORK_DIR", str(tmp_path / "runs"))
-    get_store().invalidate()
-    yield root
-    get_store().invalidate()
+def lake(configured_lake: str) -> str:
+    """The configured lake root (``tests/conftest.py``)."""
+    return configured_lake
 
 
 @pytest.fixture

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.configuration.services import get_store
 from apps.incidents.models import AlertPayload
 from apps.sparkruns.choices import RunState
 from apps.sparkruns.models import SparkRun
@@ -29,13 +26,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    root = f"file://{tmp_path / 'lake'}"
-    monkeypatch.setenv("ECAP_LAKE__ROOT", root)
-    monkeypatch.setenv("ECAP_SPARK__WORK_DIR", str(tmp_path / "runs"))
-    get_store().invalidate()
-    yield root
-    get_store().invalidate()
+def lake(configured_lake: str) -> str:
+    """The configured lake root (``tests/conftest.py``)."""
+    return configured_lake
 
 
 def wait_final(run: SparkRun, timeout: float = 240) -> SparkRun:
