@@ -151,7 +151,7 @@ def _job_args(
 
 
 def _check_partitions(partitions: Sequence[str]) -> list[str]:
-    from spark.quality.scan import _PARTITION_SPEC as PARTITION_SPEC
+    from spark.quality.scan import PARTITION_SPEC
 
     checked = []
     for index, spec in enumerate(partitions):

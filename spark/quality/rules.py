@@ -5,11 +5,13 @@ allowed_values with an inline list, regex, length, custom) express their *failin
 that a renderer (``render_spark``) turns into an engine's SQL, so another engine needs only another renderer.
 Thresholds apply to a score where 0 means no breach: the failing fraction of rows for row-level, uniqueness and join
 rules, and the relative distance outside the expected range for metric rules (row count, freshness, mean drift,
-distinct count; schema counts mismatched columns). The outcome is FAIL above ``fail``, WARN above ``warn``, else PASS.
+distinct count; schema counts mismatched columns). The outcome is FAIL above ``fail``, WARN above ``warn``, else PASS;
+a threshold left out (``None``) never trips, so a rule with neither is informational: it reports but always passes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -192,7 +194,7 @@ class Rule:
     columns: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     warn: float | None = None
-    fail: float = 0.0
+    fail: float | None = None
     severity: str = "error"
 
     @property
@@ -218,8 +220,8 @@ class Rule:
         return self.kind is Kind.REFERENTIAL or (self.kind is Kind.ALLOWED_VALUES and "reference" in self.params)
 
     def outcome(self, score: float) -> Outcome:
-        """PASS, WARN or FAIL for a score (0 = no breach) against the rule's thresholds."""
-        if score > self.fail:
+        """PASS, WARN or FAIL for a score (0 = no breach) against the rule's thresholds (None never trips)."""
+        if self.fail is not None and score > self.fail:
             return Outcome.FAIL
         if self.warn is not None and score > self.warn:
             return Outcome.WARN
@@ -237,16 +239,32 @@ class Rule:
             raise RuleError("every rule needs an id")
         columns: Sequence[str] = data.get("columns") or ([data["column"]] if data.get("column") else [])
         reserved = {"id", "kind", "column", "columns", "warn", "fail", "severity"}
-        warn = data.get("warn")
         return cls(
             id=rule_id,
             kind=kind,
             columns=tuple(str(c) for c in columns),
             params={k: v for k, v in data.items() if k not in reserved},
-            warn=None if warn is None else float(warn),
-            fail=float(data.get("fail") or 0.0),
+            warn=_threshold(data, "warn", rule_id),
+            fail=_threshold(data, "fail", rule_id),
             severity=str(data.get("severity") or "error"),
         )
+
+
+def _threshold(data: Mapping[str, Any], name: str, rule_id: str) -> float | None:
+    """A threshold of a rule's JSON form: absent or null is None (never trips), else a finite number."""
+    value = data.get(name)
+    if value is None:
+        return None
+    problem = RuleError(f"rule {rule_id}: {name} must be a finite number or null, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise problem
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise problem from exc
+    if not math.isfinite(number):
+        raise problem
+    return number
 
 
 def _bound(rule: Rule, name: str) -> Scalar:

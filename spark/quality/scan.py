@@ -6,34 +6,37 @@ Plan, per dataset:
    parameters make sense); a rule that fails the check becomes an ERROR result and leaves the others untouched.
 2. One fused aggregation, ``df.agg(...)``: ``count(*)``, a conditional count of each row-level rule's failing
    predicate, and the statistics of metric rules (max timestamp, mean/stddev, approximate distinct count).
-3. Uniqueness: one ``groupBy(key).count()`` per rule, keeping groups with more than one row, summed. An exact
-   distinct inside the fused aggregation would expand every row once per distinct-aggregate, so it gets its own job.
-4. Join rules (referential, reference value sets): one left-anti join count each, against the other dataset's
-   distinct values, never a literal list.
-5. Failing-row samples of row-level rules: one extra pass for all of them, tagging each failing row with the ids of
-   the rules it breaks (thinned by a hash to a few times N when a rule fails on many rows), exploding the tags and
-   keeping the first N per rule by primary key (``row_number`` with a limit Spark pushes below the shuffle).
-   Uniqueness and join rules take their samples from their own plan with a limit, only when they failed.
+3. Uniqueness: one job per rule, ``groupBy(key).count()`` keeping groups with more than one row. An exact distinct
+   inside the fused aggregation would expand every row once per distinct-aggregate, so it gets its own job. With
+   samples, the same job also returns the first duplicate keys: the totals are observed on the groups as they
+   stream into a sort with a limit, so the groups are computed once and never kept for a second job.
+4. Join rules (referential, reference value sets): one left-anti join each against the other dataset's distinct
+   values, never a literal list; its count and, with samples, its first orphans by key come from that one job too.
+5. Failing-row samples of row-level rules: one extra pass for all of them. Each failing rule keeps the rows that
+   break it, thinned by a hash to a few times N when it fails on many rows; one filter keeps the rows that are a
+   candidate of any rule (a few hundred per rule at most), which reach the driver tagged with their rules, and the
+   first N of each rule by primary key are kept.
 
-Schema rules read the DataFrame schema only.
+Steps 3 to 5 need only the counts of step 2, so their jobs run side by side from driver threads, filling each
+other's idle task slots. Schema rules read the DataFrame schema only.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import reduce
+from functools import partial, reduce
 from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Row, Window
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DateType, NumericType, TimestampNTZType, TimestampType
+from pyspark.util import inheritable_thread_target
 
 from spark.quality.render_spark import check_predicate, check_regex, quote_name, render
 from spark.quality.rules import ROW_KINDS, Kind, Outcome, Rule, RuleError, failing_predicate
@@ -44,8 +47,11 @@ DISTINCT_RSD = 0.02
 SAMPLE_OVERSHOOT = 8
 SAMPLE_SLACK = 64
 HASH_BUCKETS = 1_000_000
+# Jobs after the fused aggregation (uniqueness, joins, samples) running at once; more only queue for the same slots.
+MAX_PARALLEL_JOBS = 4
+_OBSERVATION = "_quality_totals"
 METRIC_BOUNDED = frozenset({Kind.ROW_COUNT, Kind.DISTINCT_COUNT})
-_PARTITION_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
+PARTITION_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
 
 
 @dataclass
@@ -112,7 +118,7 @@ def json_value(value: Any) -> Any:
 def partition_filter(df: DataFrame, specs: Sequence[str]) -> DataFrame:
     """Restricts a read to partitions: each spec is ``column OP value`` (e.g. ``order_date>=2025-03-01``)."""
     for spec in specs:
-        match = _PARTITION_SPEC.match(spec)
+        match = PARTITION_SPEC.match(spec)
         if not match or match.group(1) not in df.columns:
             raise ValueError(f"bad partition filter {spec!r}: expected column OP value on a column of the dataset")
         name, op, value = match.groups()
@@ -269,7 +275,9 @@ def _metric_result(rule: Rule, row: Mapping[str, Any], prefix: str, rows: int, n
         newest = row[f"{prefix}newest"]
         max_age = _number(rule, "max_age_seconds") or 0.0
         if newest is None:
-            return RuleResult(rule, Outcome.FAIL, message="no timestamps: the dataset has no rows with a value")
+            # An unbounded breach: it fails or warns as far as the rule's thresholds let it.
+            message = "no timestamps: the dataset has no rows with a value"
+            return RuleResult(rule, rule.outcome(math.inf), message=message)
         metric = now.timestamp() - float(newest)
         score = max(0.0, metric - max_age) / max_age if max_age else max(0.0, metric)
         details["newest"] = datetime.fromtimestamp(float(newest), UTC).isoformat()
@@ -277,7 +285,7 @@ def _metric_result(rule: Rule, row: Mapping[str, Any], prefix: str, rows: int, n
     else:
         mean, stddev = row[f"{prefix}mean"], row[f"{prefix}stddev"]
         if mean is None:
-            return RuleResult(rule, Outcome.FAIL, message="no values to average")
+            return RuleResult(rule, rule.outcome(math.inf), message="no values to average")
         baseline = _number(rule, "baseline_mean") or 0.0
         baseline_stddev = _number(rule, "baseline_stddev")
         tolerance = _number(rule, "tolerance") or 0.0
@@ -351,6 +359,8 @@ def scan(
     rows = int(row["_rows"])
 
     column_metrics: dict[str, dict[str, int]] = {}
+    # What is left needs the fused row's counts only, so its jobs are independent and run side by side.
+    jobs: list[Callable[[], None]] = []
     for item in prepared:
         rule = item.rule
         if rule.id in results:
@@ -362,19 +372,41 @@ def scan(
                 if rule.kind is Kind.NOT_NULL and len(rule.columns) == 1:
                     column_metrics.setdefault(rule.column, {})["nullCount"] = failing
             elif rule.kind is Kind.UNIQUE:
-                results[rule.id] = _unique(df, rule, rows, samples)
+                jobs.append(partial(_isolated, results, rule, partial(_unique, df, rule, rows, samples)))
             elif item.reference is not None:
-                results[rule.id] = _anti_join(df, item, key, rows, samples)
+                jobs.append(partial(_isolated, results, rule, partial(_anti_join, df, item, key, rows, samples)))
             else:
                 results[rule.id] = _metric_result(rule, row, prefixes.get(rule.id, ""), rows, now)
                 if rule.kind is Kind.DISTINCT_COUNT:
                     column_metrics.setdefault(rule.column, {})["distinctCount"] = int(results[rule.id].metric or 0)
         except Exception as exc:
             results[rule.id] = RuleResult(rule, Outcome.ERROR, message=_error_text(exc))
-
     if samples > 0:
-        _row_samples(df, [p for p in prepared if p.predicate is not None], results, key, samples)
+        row_level = [p for p in prepared if p.predicate is not None]
+        jobs.append(partial(_row_samples, df, row_level, results, key, samples))
+    _side_by_side(jobs)
     return ScanResult(rows=rows, results=[results[r.id] for r in rules], column_metrics=column_metrics)
+
+
+def _isolated(results: dict[str, RuleResult], rule: Rule, evaluate: Callable[[], RuleResult]) -> None:
+    """Records a rule's result, or an ERROR result when evaluating it fails."""
+    try:
+        results[rule.id] = evaluate()
+    except Exception as exc:
+        results[rule.id] = RuleResult(rule, Outcome.ERROR, message=_error_text(exc))
+
+
+def _side_by_side(jobs: Sequence[Callable[[], None]]) -> None:
+    """Runs independent Spark jobs from threads of this driver, so one job's idle slots (its last tasks, a shuffle
+    boundary, planning) go to another's tasks; each thread keeps the caller's job group and other local properties."""
+    if len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(max_workers=min(len(jobs), MAX_PARALLEL_JOBS)) as pool:
+        futures = [pool.submit(inheritable_thread_target(job)) for job in jobs]
+        for future in futures:
+            future.result()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -390,18 +422,25 @@ def _error_text(exc: BaseException) -> str:
     return text.splitlines()[0][:500]
 
 
-@contextmanager
-def _kept(frame: DataFrame, keep: bool) -> Iterator[DataFrame]:
-    """The frame, persisted while in use when a second action (the samples) will read it again."""
-    if not keep:
-        yield frame
-        return
-    # Only failing groups or rows are kept, so the copy is small next to the scan it saves repeating.
-    frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        yield frame
-    finally:
-        frame.unpersist()
+def _collect_observed(
+    frame: DataFrame, metrics: Sequence[Column], pick: Callable[[DataFrame], DataFrame]
+) -> tuple[list[Row], Row]:
+    """The rows ``pick`` chooses from ``frame`` and the ``metrics`` over all of ``frame``, from one Spark action.
+
+    The metrics are observed on the rows as they stream into the pick (a sort with a limit reads every row), so the
+    frame is computed once, with no copy kept for a second job.
+    """
+    observed = frame.observe(_OBSERVATION, *metrics)
+    picked = pick(observed)
+    rows = picked.collect()
+    found = picked._jdf.queryExecution().observedMetrics()
+    if found.contains(_OBSERVATION):
+        values = found.apply(_OBSERVATION)
+        return rows, Row(*[values.get(position) for position in range(values.length())])
+    # An optimiser rule that dropped the observation must not lose the totals: count them by a job of their own.
+    totals = frame.agg(*metrics).first()
+    assert totals is not None  # noqa: S101 - a global aggregation always returns one row
+    return rows, totals
 
 
 def _unique(df: DataFrame, rule: Rule, rows: int, samples: int) -> RuleResult:
@@ -409,15 +448,18 @@ def _unique(df: DataFrame, rule: Rule, rows: int, samples: int) -> RuleResult:
     keys = [F.col(quote_name(c)) for c in rule.columns]
     present = df.where(reduce(lambda a, b: a & b, [k.isNotNull() for k in keys]))
     duplicates = present.groupBy(*keys).agg(F.count(F.lit(1)).alias("_n")).where(F.col("_n") > 1)
-    with _kept(duplicates, samples > 0) as groups:
-        totals = groups.agg(F.sum("_n").alias("rows"), F.count(F.lit(1)).alias("groups")).first()
-        assert totals is not None  # noqa: S101 - a global aggregation always returns one row
-        in_groups, group_count = int(totals["rows"] or 0), int(totals["groups"])
-        result = _row_result(rule, in_groups - group_count, rows)
-        result.details["duplicate_keys"] = group_count
-        if samples and group_count:
-            picked = groups.orderBy(*keys).limit(samples).collect()
-            result.samples = [{**{c: json_value(r[c]) for c in rule.columns}, "rows": int(r["_n"])} for r in picked]
+    metrics = [F.sum("_n").alias("rows"), F.count(F.lit(1)).alias("groups")]
+    picked: list[Row] = []
+    if samples > 0:
+        picked, totals = _collect_observed(duplicates, metrics, lambda groups: groups.orderBy(*keys).limit(samples))
+    else:
+        first = duplicates.agg(*metrics).first()
+        assert first is not None  # noqa: S101 - a global aggregation always returns one row
+        totals = first
+    in_groups, group_count = int(totals[0] or 0), int(totals[1] or 0)
+    result = _row_result(rule, in_groups - group_count, rows)
+    result.details["duplicate_keys"] = group_count
+    result.samples = [{**{c: json_value(r[c]) for c in rule.columns}, "rows": int(r["_n"])} for r in picked]
     return result
 
 
@@ -430,23 +472,28 @@ def _anti_join(df: DataFrame, item: _Prepared, key: Sequence[str], rows: int, sa
     columns = _sample_columns(rule, key, df.columns)
     left = df.where(value.isNotNull()).select(*[F.col(quote_name(c)) for c in columns])
     orphans = left.join(known, F.col(quote_name(rule.column)) == F.col("_ref"), "left_anti")
-    with _kept(orphans, samples > 0) as missing:
-        result = _row_result(rule, missing.count(), rows)
-        if samples and result.failing_rows:
-            ordered = missing.orderBy(*[F.col(quote_name(c)) for c in columns]).limit(samples).collect()
-            result.samples = _samples(ordered, columns)
-    return result
+    if samples > 0:
+        order = [F.col(quote_name(c)) for c in columns]
+        picked, totals = _collect_observed(
+            orphans, [F.count(F.lit(1)).alias("rows")], lambda missing: missing.orderBy(*order).limit(samples)
+        )
+        result = _row_result(rule, int(totals[0] or 0), rows)
+        result.samples = _samples(picked, columns)
+        return result
+    return _row_result(rule, orphans.count(), rows)
 
 
 def _row_samples(
     df: DataFrame, prepared: Sequence[_Prepared], results: dict[str, RuleResult], key: Sequence[str], samples: int
 ) -> None:
-    """Up to ``samples`` failing rows of every failing row-level rule, in one Spark job.
+    """Up to ``samples`` failing rows of every failing row-level rule, from one Spark job.
 
     The fused aggregation already counted each rule's failing rows, so a rule with many keeps only a deterministic
     hash-chosen share of them, sized to leave about ``SAMPLE_OVERSHOOT`` times the samples wanted (a shortfall below
-    ``samples`` has negligible probability); the first ``samples`` of those by primary key are kept. Without the
-    share, a rule failing on most rows would push millions of rows through the per-rule ranking for ten samples.
+    ``samples`` has negligible probability); a rule with few keeps them all. One filter keeps the rows that are a
+    candidate of any rule, so only those few (a few hundred per rule at most) reach the driver, tagged with the rules
+    they are candidates of; the first ``samples`` of each rule by primary key are kept. Without the share, a rule
+    failing on most rows would send millions of rows to the driver for ten samples.
     """
     failing = [
         p for p in prepared if results[p.rule.id].outcome is not Outcome.ERROR and results[p.rule.id].failing_rows
@@ -456,10 +503,10 @@ def _row_samples(
     columns: list[str] = list(key)
     for item in failing:
         columns += [c for c in _sample_columns(item.rule, key, df.columns) if c not in columns]
-    spread = [F.col(quote_name(c)) for c in (key or columns)]
+    order = list(key or columns)
+    spread = [F.col(quote_name(c)) for c in order]
     wanted_rows = SAMPLE_OVERSHOOT * samples + SAMPLE_SLACK
     conditions: list[Column] = []
-    no_tags = F.array().cast("array<string>")
     for item in failing:
         assert item.predicate is not None  # noqa: S101 - only row-level rules get here
         share = wanted_rows / (results[item.rule.id].failing_rows or 1)
@@ -468,20 +515,23 @@ def _row_samples(
             # AND evaluates the hash only on rows that already fail the rule.
             bucket = F.abs(F.xxhash64(*spread, F.lit(item.rule.id))) % HASH_BUCKETS
             condition = condition & (bucket < F.lit(int(share * HASH_BUCKETS)))
-        conditions.append(F.when(condition, F.array(F.lit(item.rule.id))).otherwise(no_tags))
-    # Concatenated one-element arrays rather than filter(array, …): higher-order functions have no generated code,
-    # and an interpreted projection would evaluate every predicate row by row.
-    tags = F.concat(*conditions) if len(conditions) > 1 else conditions[0]
-    tagged = df.select(*[F.col(quote_name(c)) for c in columns], tags.alias("_t"))
-    # Exploding an empty array yields no row, so rows breaking nothing drop out without a filter that would make
-    # the optimiser evaluate every predicate a second time.
-    exploded = tagged.select(*columns, F.explode("_t").alias("_rule"))
-    order = [F.col(quote_name(c)) for c in (key or columns)]
-    ranked = exploded.withColumn("_k", F.row_number().over(Window.partitionBy("_rule").orderBy(*order)))
-    picked = ranked.where(F.col("_k") <= samples).collect()
-    by_rule: dict[str, list[Row]] = {}
-    for row in sorted(picked, key=lambda r: (r["_rule"], r["_k"])):
-        by_rule.setdefault(row["_rule"], []).append(row)
-    for item in failing:
-        wanted = _sample_columns(item.rule, key, df.columns)
-        results[item.rule.id].samples = _samples(by_rule.get(item.rule.id, []), wanted)
+        conditions.append(condition)
+    # The filter evaluates each rule's condition once per row; the tags are evaluated again only on the candidates.
+    tags = [condition.alias(f"_t{position}") for position, condition in enumerate(conditions)]
+    candidates = (
+        df.where(reduce(lambda a, b: a | b, conditions))
+        .select(*[F.col(quote_name(c)) for c in columns], *tags)
+        .collect()
+    )
+    for position, item in enumerate(failing):
+        mine = sorted((row for row in candidates if row[f"_t{position}"]), key=lambda row: _sort_key(row, order))
+        results[item.rule.id].samples = _samples(mine[:samples], _sample_columns(item.rule, key, df.columns))
+
+
+def _sort_key(row: Row, order: Sequence[str]) -> tuple[Any, ...]:
+    """Spark's ascending order of the ``order`` columns (nulls first, NaN last); the whole row breaks ties."""
+    ranks = tuple(
+        (0, 0) if v is None else (2, 0) if isinstance(v, float) and math.isnan(v) else (1, v)
+        for v in (row[c] for c in order)
+    )
+    return (ranks, repr(tuple(row)))

@@ -4,6 +4,7 @@ predicate checks, the Spark SQL renderer, the job's lineage facets, and the gene
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +75,11 @@ def statuses(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame([("paid",), ("shipped",), ("delivered",)], "code string")
 
 
+def failing_on_any_breach(*rules: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rules that FAIL on any breach (``fail`` 0) unless they set a threshold of their own."""
+    return [{"fail": 0, **rule} for rule in rules]
+
+
 def run_scan(df: DataFrame, rules: list[dict[str, Any]], refs: dict[str, DataFrame] | None = None, **kw: Any) -> Any:
     result = scan(df, parse_rules(rules), primary_key=["order_id"], references=(refs or {}).__getitem__, now=NOW, **kw)
     return result.by_id()
@@ -108,7 +114,7 @@ def test_rendered_regex_and_quotes_match_what_spark_evaluates(spark: SparkSessio
 def test_row_rules_count_failing_rows_and_fail_on_any_breach(orders: DataFrame) -> None:
     results = run_scan(
         orders,
-        [
+        failing_on_any_breach(
             {"id": "email_nn", "kind": "not_null", "column": "email"},
             {"id": "amount_range", "kind": "range", "column": "amount", "min": 0, "max": 60},
             {"id": "amount_open", "kind": "range", "column": "amount", "min": 10, "max": 70, "inclusive": False},
@@ -117,7 +123,7 @@ def test_row_rules_count_failing_rows_and_fail_on_any_breach(orders: DataFrame) 
             {"id": "email_len", "kind": "length", "column": "email", "min": 3, "max": 15},
             {"id": "small", "kind": "custom", "expression": "amount < 65 AND status <> 'weird'"},
             {"id": "id_len", "kind": "length", "column": "order_id", "min": 3, "max": 3},
-        ],
+        ),
     )
     expected = {
         "email_nn": 2,  # o02, o05
@@ -168,7 +174,7 @@ def test_broken_rules_are_errors_and_the_others_still_run(orders: DataFrame) -> 
                 "reference": {"dataset": "raw/customers", "field": "nope"},
             },
             {"id": "fails_when_run", "kind": "custom", "expression": "raise_error('boom') IS NULL"},
-            {"id": "good", "kind": "not_null", "column": "email"},
+            {"id": "good", "kind": "not_null", "column": "email", "fail": 0},
         ],
         {"raw/customers": orders},
     )
@@ -223,6 +229,17 @@ def test_samples_carry_primary_keys_and_the_rule_columns_capped_at_n(orders: Dat
     assert results["ok"].samples == []
 
 
+def scan_jobs(spark: SparkSession, df: DataFrame, rules: list[Rule], samples: int, **kw: Any) -> int:
+    """The number of Spark jobs one scan submits (from any of its threads)."""
+    group = f"quality-test-{uuid.uuid4()}"
+    spark.sparkContext.setJobGroup(group, "quality scan jobs")
+    try:
+        scan(df, rules, primary_key=["order_id"], samples=samples, now=NOW, **kw)
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
 def test_samples_of_all_row_rules_come_from_one_extra_job(spark: SparkSession, orders: DataFrame) -> None:
     rules = parse_rules(
         [
@@ -232,20 +249,47 @@ def test_samples_of_all_row_rules_come_from_one_extra_job(spark: SparkSession, o
             {"id": "n", "kind": "row_count", "min": 1},
         ]
     )
-
-    def jobs(samples: int) -> int:
-        group = f"quality-test-{samples}"
-        spark.sparkContext.setJobGroup(group, "quality scan jobs")
-        try:
-            scan(orders, rules, primary_key=["order_id"], samples=samples, now=NOW)
-        finally:
-            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
-
     # Adaptive execution submits each shuffle's map stage as a job of its own, so one pass is at most two jobs.
-    without = jobs(0)
+    without = scan_jobs(spark, orders, rules, 0)
     assert without <= 2  # the fused aggregation for all four rules
-    assert 1 <= jobs(5) - without <= 2  # one sample pass for the three failing row rules
+    assert 1 <= scan_jobs(spark, orders, rules, 5) - without <= 2  # one sample pass for the three failing row rules
+
+
+def test_duplicate_and_orphan_samples_come_from_the_jobs_that_count_them(
+    spark: SparkSession, orders: DataFrame, customers: DataFrame
+) -> None:
+    rules = parse_rules(
+        [
+            {"id": "order_id", "kind": "unique", "column": "order_id"},
+            {
+                "id": "customer_fk",
+                "kind": "referential",
+                "column": "customer_id",
+                "reference": {"dataset": "raw/customers", "field": "customer_id"},
+            },
+        ]
+    )
+    refs = {"raw/customers": customers}.__getitem__
+    # The totals are observed while the first keys are picked: no second job reads the duplicates or orphans again.
+    assert scan_jobs(spark, orders, rules, 5, references=refs) <= scan_jobs(spark, orders, rules, 0, references=refs)
+    results = scan(orders, rules, primary_key=["order_id"], references=refs, samples=1, now=NOW).by_id()
+    assert results["order_id"].failing_rows == 2
+    assert results["order_id"].details["duplicate_keys"] == 2
+    assert results["order_id"].samples == [{"order_id": "o04", "rows": 2}]
+    assert results["customer_fk"].failing_rows == 2
+    assert results["customer_fk"].samples == [{"order_id": "o04", "customer_id": "c9"}]
+
+
+def test_row_samples_follow_sparks_key_order_nulls_first_and_nan_last(spark: SparkSession) -> None:
+    keys = [3.5, None, float("nan"), -1.0, 0.0, 2.0, None]
+    df = spark.createDataFrame([(k, None) for k in keys], "k double, v string")
+    rules = parse_rules([{"id": "v_present", "kind": "not_null", "column": "v"}])
+    samples = scan(df, rules, primary_key=["k"], samples=6, now=NOW).by_id()["v_present"].samples
+    expected = [row["k"] for row in df.orderBy("k").limit(6).collect()]
+    assert [s["k"] for s in samples[:2]] == [None, None]
+    assert [s["k"] for s in samples[2:]] == expected[2:] == [-1.0, 0.0, 2.0, 3.5]
+    nan_last = scan(df, rules, primary_key=["k"], samples=7, now=NOW).by_id()["v_present"].samples[-1]["k"]
+    assert nan_last == "nan"  # a NaN sample is written as text, and Spark sorts it after every number
 
 
 def test_uniqueness_on_one_and_several_columns(orders: DataFrame) -> None:
@@ -277,6 +321,7 @@ def test_referential_rules_and_reference_value_sets_use_anti_joins(
                 "kind": "referential",
                 "column": "customer_id",
                 "reference": {"dataset": "raw/customers", "field": "customer_id"},
+                "fail": 0,
             },
             {
                 "id": "status_ref",
@@ -299,7 +344,7 @@ def test_referential_rules_and_reference_value_sets_use_anti_joins(
 def test_metric_rules_freshness_row_count_mean_distinct_and_schema(orders: DataFrame) -> None:
     results = run_scan(
         orders,
-        [
+        failing_on_any_breach(
             {"id": "fresh", "kind": "freshness", "column": "ts", "max_age_seconds": 2 * 86400},
             {"id": "stale", "kind": "freshness", "column": "ts", "max_age_seconds": 3600, "warn": 0, "fail": 100},
             {"id": "enough", "kind": "row_count", "min": 5, "max": 20},
@@ -318,7 +363,7 @@ def test_metric_rules_freshness_row_count_mean_distinct_and_schema(orders: DataF
             {"id": "distinct_low", "kind": "distinct_count", "column": "status", "min": 10},
             {"id": "schema_ok", "kind": "schema", "expected": {"amount": "decimal(12,2)", "ts": "timestamp"}},
             {"id": "schema_bad", "kind": "schema", "expected": {"amount": "double", "missing": "int"}},
-        ],
+        ),
     )
     assert results["fresh"].metric == pytest.approx(86400)  # newest row: the 9th at noon, a day before NOW
     assert results["fresh"].outcome is Outcome.PASS
@@ -351,7 +396,7 @@ def test_rules_document_errors_are_reported() -> None:
         failing_predicate(parse_rules([big])[0])
 
 
-LAKE_RULES = [
+LAKE_RULES = failing_on_any_breach(
     {"id": "amount_not_negative", "kind": "range", "column": "total_amount", "min": 0},
     {"id": "not_in_future", "kind": "custom", "expression": "order_ts <= current_timestamp()", "columns": ["order_ts"]},
     {"id": "order_id_unique", "kind": "unique", "column": "order_id"},
@@ -379,19 +424,24 @@ LAKE_RULES = [
     },
     {"id": "rows", "kind": "row_count", "min": 1000},
     {"id": "broken", "kind": "not_null", "column": "no_such_column"},
-]
+)
 
 
 def run_job(
-    spark: SparkSession, lake: str, tmp_path: Path, dataset: str, rules: list[dict[str, Any]], *extra: str
+    spark: SparkSession, lake: str, tmp_path: Path, dataset: str, rules: list[dict[str, Any]] | None, *extra: str
 ) -> tuple[Any, Path]:
+    """Runs the job in this process; ``rules`` go in one ``--rules`` list (None: leave it out)."""
     events = tmp_path / "events.jsonl"
     parser = base.base_parser(quality_scan.NAME)
     quality_scan.add_arguments(parser)
-    args = parser.parse_args(
-        ["--lake", lake, "--dataset", dataset, "--rules", json.dumps(rules), "--lineage-file", str(events), *extra]
-    )
+    listed = [] if rules is None else ["--rules", json.dumps(rules)]
+    args = parser.parse_args(["--lake", lake, "--dataset", dataset, *listed, "--lineage-file", str(events), *extra])
     return base.execute(quality_scan.NAME, quality_scan.run, args, spark=spark), events
+
+
+def rule_argument(rule: dict[str, Any]) -> str:
+    """One rule as the portal passes it: a compact JSON object in one argument."""
+    return "--rule=" + json.dumps(rule, separators=(",", ":"))
 
 
 def test_job_finds_the_generators_seeded_bad_orders(spark: SparkSession, small_lake: str, tmp_path: Path) -> None:
@@ -471,9 +521,153 @@ def test_incremental_scan_reads_only_the_named_partitions(spark: SparkSession, s
 
 
 def test_scan_result_serialises_every_field(orders: DataFrame) -> None:
-    result = scan(orders, parse_rules([{"id": "a", "kind": "not_null", "column": "email"}]), now=NOW)
+    result = scan(orders, parse_rules([{"id": "a", "kind": "not_null", "column": "email", "fail": 0}]), now=NOW)
     assert isinstance(result, ScanResult)
     document = result.to_dict()
     assert document["rows_scanned"] == len(ROWS)
     assert document["outcomes"]["FAIL"] == 1
     assert set(document["rules"][0]) >= {"metric", "failing_rows", "failing_fraction", "outcome", "message", "samples"}
+
+
+def test_rules_without_a_fail_threshold_never_fail(spark: SparkSession, orders: DataFrame) -> None:
+    absent = Rule.from_dict({"id": "a", "kind": "not_null", "column": "email"})
+    null = Rule.from_dict({"id": "b", "kind": "not_null", "column": "email", "warn": None, "fail": None})
+    assert absent.fail is None
+    assert null.fail is None
+    assert null.warn is None
+    assert absent.outcome(float("inf")) is Outcome.PASS
+    assert Rule.from_dict({"id": "c", "kind": "row_count", "warn": 0, "min": 1}).outcome(5.0) is Outcome.WARN
+    assert Rule.from_dict({"id": "d", "kind": "row_count", "fail": "0.5", "min": 1}).fail == 0.5
+    for bad in (True, "lots", [0.1], float("nan")):
+        with pytest.raises(RuleError, match="fail must be a finite number or null"):
+            Rule.from_dict({"id": "e", "kind": "not_null", "column": "email", "fail": bad})
+    empty = spark.createDataFrame([], SCHEMA)
+    results = run_scan(
+        orders,
+        [
+            {"id": "informational", "kind": "not_null", "column": "email"},  # 20% of the rows fail
+            {"id": "warn_only", "kind": "not_null", "column": "email", "warn": 0.1},
+            {"id": "too_few", "kind": "row_count", "min": 1000, "fail": None},
+            {"id": "fails", "kind": "not_null", "column": "email", "fail": 0.1},
+        ],
+    )
+    assert results["informational"].failing_rows == 2
+    assert results["informational"].outcome is Outcome.PASS
+    assert results["warn_only"].outcome is Outcome.WARN
+    assert results["too_few"].outcome is Outcome.PASS
+    assert results["fails"].outcome is Outcome.FAIL
+    assert results["informational"].to_dict()["fail"] is None
+    assert results["fails"].to_dict()["fail"] == 0.1
+    # No data at all is an unbounded breach, still judged by the thresholds the rule has.
+    stale = run_scan(
+        empty,
+        [
+            {"id": "no_threshold", "kind": "freshness", "column": "ts", "max_age_seconds": 60},
+            {"id": "warned", "kind": "mean", "column": "amount", "baseline_mean": 1, "warn": 0},
+            {"id": "failed", "kind": "freshness", "column": "ts", "max_age_seconds": 60, "fail": 0},
+        ],
+    )
+    assert [stale[i].outcome for i in ("no_threshold", "warned", "failed")] == [
+        Outcome.PASS,
+        Outcome.WARN,
+        Outcome.FAIL,
+    ]
+    scanned = scan(orders, [absent, Rule.from_dict({"id": "t", "kind": "row_count", "min": 1, "warn": 0.1, "fail": 2})])
+    assert [a.expected for a in quality_scan.assertions(scanned)] == ["no thresholds (never trips)", "warn>0.1 fail>2"]
+
+
+def test_job_takes_one_rule_per_argument_with_or_without_a_rules_list(
+    spark: SparkSession, small_lake: str, tmp_path: Path
+) -> None:
+    listed = {"id": "rows", "kind": "row_count", "min": 1}
+    negative = {"id": "amount_not_negative", "kind": "range", "column": "total_amount", "min": 0, "fail": 0}
+    present = {"id": "order_id_present", "kind": "not_null", "column": "order_id", "warn": None, "fail": 0.5}
+    alone, _ = run_job(spark, small_lake, tmp_path, "raw/orders", None, rule_argument(negative), rule_argument(present))
+    by_id = {r["id"]: r for r in alone.summary["rules"]}
+    assert list(by_id) == ["amount_not_negative", "order_id_present"]
+    assert by_id["amount_not_negative"]["outcome"] == "FAIL"
+    assert by_id["amount_not_negative"]["failing_rows"] > 0
+    assert by_id["order_id_present"]["outcome"] == "PASS"
+    assert by_id["order_id_present"]["fail"] == 0.5
+    assert by_id["order_id_present"]["warn"] is None
+    # The separate form (--rule JSON) and the --rules list together: the list's rules come first.
+    both, _ = run_job(spark, small_lake, tmp_path, "raw/orders", [listed], "--rule", json.dumps(negative))
+    assert [r["id"] for r in both.summary["rules"]] == ["rows", "amount_not_negative"]
+    assert both.summary["rules"][1]["failing_rows"] == by_id["amount_not_negative"]["failing_rows"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "extra", "message"),
+    [
+        (None, [], "no rules"),
+        ([], [], "no rules"),
+        (None, ["--rule", "[1, 2]"], "must be one JSON object"),
+        (None, ["--rule", "{'id': 'x'}"], "not valid JSON"),
+        ([{"id": "rows", "kind": "row_count", "min": 1}], ["--rule", '{"id":"rows","kind":"row_count"}'], "unique"),
+        (None, ["--rule", '{"id":"rows","kind":"row_count","min":1}', "--sample-rows", "0"], "sample-rows"),
+    ],
+)
+def test_job_refuses_missing_or_malformed_rule_arguments(
+    spark: SparkSession, small_lake: str, tmp_path: Path, rules: list[Any] | None, extra: list[str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_job(spark, small_lake, tmp_path, "raw/orders", rules, *extra)
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+
+
+def test_sample_rows_scans_only_the_first_rows_of_the_filtered_dataset(
+    spark: SparkSession, small_lake: str, tmp_path: Path
+) -> None:
+    orders = spark.read.parquet(f"{small_lake}/raw/orders")
+    cut = "2025-07-01"
+    later = orders.where(f"order_date >= '{cut}'").count()
+    assert later > 100
+    rules = [
+        rule_argument({"id": "rows", "kind": "row_count", "min": 1}),
+        rule_argument({"id": "order_id_unique", "kind": "unique", "column": "order_id"}),
+        rule_argument({"id": "amount", "kind": "range", "column": "total_amount", "min": 0, "max": 0}),
+    ]
+    result, events_file = run_job(
+        spark,
+        small_lake,
+        tmp_path,
+        "raw/orders",
+        None,
+        *rules,
+        "--partitions",
+        f"order_date>={cut}",
+        "--sample-rows",
+        "100",
+    )
+    summary = result.summary
+    assert summary["sample_rows"] == 100
+    assert summary["rows_scanned"] == 100
+    by_id = {r["id"]: r for r in summary["rules"]}
+    assert by_id["rows"]["metric"] == 100
+    # The range rule counts within the hundred rows, and its samples are rows of the filtered partitions.
+    assert 0 < by_id["amount"]["failing_rows"] <= 100
+    assert by_id["amount"]["failing_fraction"] == pytest.approx(by_id["amount"]["failing_rows"] / 100)
+    sampled = {s["order_id"] for s in by_id["amount"]["samples"]}
+    dates = orders.where(F.col("order_id").isin(list(sampled))).select("order_date").distinct().collect()
+    assert dates
+    assert all(str(d["order_date"]) >= cut for d in dates)
+    metrics = json.loads(events_file.read_text().splitlines()[-1])["inputs"][0]["inputFacets"]["dataQualityMetrics"]
+    assert metrics["rowCount"] == 100
+    # More rows than the partitions hold: all of them, and a full scan reports no sample size.
+    whole, _ = run_job(
+        spark,
+        small_lake,
+        tmp_path,
+        "raw/orders",
+        None,
+        rules[0],
+        "--partitions",
+        f"order_date>={cut}",
+        "--sample-rows",
+        "1000000",
+    )
+    assert whole.summary["rows_scanned"] == later
+    full, _ = run_job(spark, small_lake, tmp_path, "raw/orders", None, rules[0])
+    assert full.summary["sample_rows"] is None
+    assert full.summary["rows_scanned"] == orders.count()
