@@ -28,3 +28,15 @@ def dev_fernet_keys(secrets_dir: Path) -> None:
     secrets_dir.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.write_text(Fernet.generate_key().decode())
+
+
+def dev_identity_hash_key(secrets_dir: Path) -> None:
+    """The development key of identity hashes as the secret file ``secrets.identity_hash_key``, created once."""
+    import base64
+
+    path = secrets_dir / "secrets.identity_hash_key"
+    if path.exists():
+        return
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())

@@ -19,9 +19,10 @@ if not SECRET_KEY:
 
 # Secrets of the embedded mode (the Fernet keyring) live as secret files in the git-ignored var/secrets.
 PORTAL_SECRETS_DIR = env.str("PORTAL_SECRETS_DIR", default=str(VAR_DIR / "secrets"))
-from apps.common.devkeys import dev_fernet_keys  # noqa: E402
+from apps.common.devkeys import dev_fernet_keys, dev_identity_hash_key  # noqa: E402
 
 dev_fernet_keys(Path(PORTAL_SECRETS_DIR))
+dev_identity_hash_key(Path(PORTAL_SECRETS_DIR))
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 from apps.common.logging import build_logging_config  # noqa: E402

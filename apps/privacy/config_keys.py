@@ -1,0 +1,29 @@
+"""Configuration keys of privacy."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from apps.configuration.registry import ConfigValueError, declare
+
+
+def _hash_key(value: str) -> None:
+    try:
+        raw = base64.urlsafe_b64decode(value.encode())
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigValueError("not url-safe base64") from exc
+    if len(raw) < 32:
+        raise ConfigValueError("the key needs at least 32 bytes")
+
+
+declare(
+    "secrets.identity_hash_key",
+    "str",
+    None,
+    "Key of the keyed hash (HMAC-SHA256) that finds data subjects by identity without storing identities in clear "
+    "(url-safe base64, at least 32 bytes). Changing it makes every stored identity unfindable: never rotate it "
+    "without re-hashing.",
+    secret=True,
+    validator=_hash_key,
+)
