@@ -54,6 +54,9 @@ ROLE_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "incidents": VIEW,
     },
     INTEGRATOR: {
+        # Consent is recorded and checked by the shop's systems; subjects are looked up to read their history.
+        "privacy.consentevent": ("add", "view"),
+        "privacy.datasubject": VIEW,
         "sparkruns": VIEW,
         "lineage": ("add", "view"),
         "incidents": ("add", "view"),

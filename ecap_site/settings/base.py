@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "apps.incidents.choices.IncidentStatus",
         "IntegrationKindEnum": "apps.incidents.choices.IntegrationKind",
+        "IdentityKindEnum": "apps.privacy.choices.IdentityKind",
     },
 }
 

@@ -21,7 +21,7 @@ from rest_framework.serializers import BaseSerializer
 
 from apps.catalog.models import Dataset
 from apps.catalog.stewardship import require_steward
-from apps.common.api.permissions import ModelPermissions
+from apps.common.api.permissions import ActionPermissions
 from apps.common.api.views import request_user
 from apps.quality import selectors
 from apps.quality.api import serializers as s
@@ -32,18 +32,6 @@ from apps.quality.rules import RuleInvalid, RuleSpec
 from apps.quality.samples import samples_view
 from apps.quality.schedules import schedule_set
 from apps.quality.services import rule_delete, rule_save, rule_test_run, scan_cancel, scan_request
-
-
-class QualityPermissions(ModelPermissions):
-    """Model permissions of the view's model, except for the actions the view names in ``action_perms`` (a test run
-    creates a scan, so it needs ``add_qualityscan`` rather than a permission on rules)."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        perms = getattr(view, "action_perms", {}).get(getattr(view, "action", None))
-        if perms is None:
-            return super().has_permission(request, view)
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perms(perms))
 
 
 # --- querysets the views read (with what their serializers need loaded) -------------------------------------------
@@ -104,7 +92,7 @@ class RuleViewSet(
     lookup_field = "public_id"
     filterset_class = RuleFilter
     ordering_fields = ("name", "created_at", "updated_at", "last_result_at")
-    permission_classes = (QualityPermissions,)
+    permission_classes = (ActionPermissions,)
     action_perms = {"test_saved": ADD_SCAN, "test_unsaved": ADD_SCAN}
     serializer_class = s.QualityRuleSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -189,7 +177,7 @@ class ScanViewSet(
     lookup_field = "public_id"
     filterset_class = ScanFilter
     ordering_fields = ("created_at", "finished_at", "quality_score", "trust_score")
-    permission_classes = (QualityPermissions,)
+    permission_classes = (ActionPermissions,)
     action_perms = {"cancel": ("quality.change_qualityscan",)}
     queryset = QualityScan.objects.none()
 
@@ -233,7 +221,7 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_field = "public_id"
     filterset_class = ResultFilter
     ordering_fields = ("created_at", "rule_name", "failing_fraction")
-    permission_classes = (QualityPermissions,)
+    permission_classes = (ActionPermissions,)
     serializer_class = s.QualityResultSerializer
     queryset = QualityResult.objects.none()
 
@@ -260,7 +248,7 @@ class DatasetQualityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     lookup_field = "public_id"
     filterset_class = DatasetQualityFilter
     ordering_fields = ("name", "namespace", "rules", "failing_rules")
-    permission_classes = (QualityPermissions,)
+    permission_classes = (ActionPermissions,)
     action_perms = {"list": VIEW_RULES, "retrieve": VIEW_RULES, "schedule": ("quality.change_scanschedule",)}
     http_method_names = ["get", "put", "head", "options"]
     queryset = Dataset.objects.none()

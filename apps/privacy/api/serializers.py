@@ -1,0 +1,74 @@
+"""Serializers of the privacy API. Identity values travel only in request bodies (never in URLs, which end up in
+access logs) and are never echoed back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.privacy.choices import ConsentAnswer, ConsentDecision, ConsentSource, IdentityKind
+from apps.privacy.models import ConsentEvent
+
+
+class IdentitySerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=IdentityKind.choices)
+    value = serializers.CharField(max_length=320, trim_whitespace=False)
+
+
+class ConsentInSerializer(IdentitySerializer):
+    """One decision as an integrator reports it."""
+
+    purpose = serializers.CharField(max_length=200, help_text="A data use key, e.g. marketing.advertising.")
+    decision = serializers.ChoiceField(choices=ConsentDecision.choices)
+    source = serializers.ChoiceField(choices=ConsentSource.choices, default=ConsentSource.API)  # type: ignore[assignment]
+    mechanism = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    notice_version = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    ip = serializers.IPAddressField(required=False, default="", allow_blank=True, help_text="Stored as a keyed hash.")
+    user_agent = serializers.CharField(max_length=1000, required=False, default="", allow_blank=True)
+
+
+class ConsentEventSerializer(serializers.ModelSerializer[ConsentEvent]):
+    """A recorded decision (its subject by UUID; no identity value)."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    subject = serializers.UUIDField(source="subject.public_id", read_only=True)
+    purpose = serializers.CharField(source="purpose.key", read_only=True)
+
+    class Meta:
+        model = ConsentEvent
+        fields = (
+            "id", "subject", "purpose", "decision", "source", "mechanism", "notice_version", "occurred_at",
+            "recorded_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class ConsentCheckInSerializer(IdentitySerializer):
+    purpose = serializers.CharField(max_length=200)
+
+
+class ConsentCheckSerializer(serializers.Serializer[Any]):
+    answer = serializers.ChoiceField(choices=ConsentAnswer.choices)
+    decided_by = serializers.CharField(allow_null=True, help_text="The purpose key whose decision answered.")
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class SubjectSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="public_id")
+    identity_kinds = serializers.ListField(child=serializers.CharField())
+    restricted = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class ReportQuerySerializer(serializers.Serializer[Any]):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+
+
+class ReportRowSerializer(serializers.Serializer[Any]):
+    day = serializers.DateField()
+    purpose = serializers.CharField()
+    decision = serializers.CharField()
+    count = serializers.IntegerField()

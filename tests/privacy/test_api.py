@@ -1,0 +1,79 @@
+"""The privacy API for integrators: consent recorded one by one or in batches, checked, reported; subjects looked
+up by identity (sent in the body, never echoed) and their history read as an audited read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.privacy.models import ConsentEvent
+from apps.privacy.services import subject_find
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/privacy"
+PURPOSE = "marketing.advertising.first_party.targeted"
+
+
+def consent(value: str, decision: str = "opt_in", **extra: Any) -> dict[str, Any]:
+    return {"kind": "email", "value": value, "purpose": PURPOSE, "decision": decision, **extra}
+
+
+def test_an_integrator_records_one_or_many_decisions_and_checks_them(token_client: Callable[..., Any]) -> None:
+    client, _ = token_client(role="integrator")
+    one = client.post(f"{BASE}/consent/", consent("ana@example.com", ip="203.0.113.9"), format="json")
+    assert one.status_code == 201, one.content
+    assert "ana@example.com" not in one.content.decode()
+    many = client.post(
+        f"{BASE}/consent/", [consent("bob@example.com"), consent("ana@example.com", "opt_out")], format="json"
+    )
+    assert many.status_code == 201
+    assert len(many.json()) == 2
+    answer = client.post(f"{BASE}/consent/check/", {"kind": "email", "value": "ana@example.com", "purpose": PURPOSE})
+    assert answer.json()["answer"] == "denied"
+    parent = client.post(
+        f"{BASE}/consent/check/", {"kind": "email", "value": "bob@example.com", "purpose": "marketing"}
+    )
+    assert parent.json()["answer"] == "unknown"  # a decision on a child purpose says nothing about its parent
+
+
+def test_bad_consent_is_refused_naming_the_field_and_nothing_is_stored(token_client: Callable[..., Any]) -> None:
+    client, _ = token_client(role="integrator")
+    bad = client.post(
+        f"{BASE}/consent/", [consent("ana@example.com"), consent("bob@example.com", "maybe")], format="json"
+    )
+    assert bad.status_code == 400
+    assert bad.json()["code"]
+    unknown = client.post(f"{BASE}/consent/", consent("ana@example.com", purpose="no.such.use"), format="json")
+    assert unknown.status_code == 400
+    assert "0.purpose" in unknown.json()["fields"]
+    malformed = client.post(f"{BASE}/consent/", consent("not-an-email"), format="json")
+    assert malformed.status_code == 400
+    assert not ConsentEvent.objects.exists()
+
+
+def test_the_history_is_an_audited_read_and_roles_without_privacy_rights_are_refused(
+    token_client: Callable[..., Any],
+) -> None:
+    client, _ = token_client(role="integrator")
+    client.post(f"{BASE}/consent/", consent("ana@example.com"), format="json")
+    found = client.post(f"{BASE}/subjects/lookup/", {"kind": "email", "value": "ANA@example.com"}, format="json")
+    assert found.status_code == 200
+    subject = subject_find(kind="email", value="ana@example.com")
+    assert subject is not None
+    assert found.json()["id"] == str(subject.public_id)
+    assert found.json()["identity_kinds"] == ["email"]
+    history = client.get(f"{BASE}/subjects/{subject.public_id}/consent/")
+    assert [e["decision"] for e in history.json()] == ["opt_in"]
+    read = AuditEvent.objects.get(action="read", target_type="privacy.datasubject")
+    assert read.details["rows"] == 1
+    missing = client.post(f"{BASE}/subjects/lookup/", {"kind": "email", "value": "nobody@example.com"}, format="json")
+    assert missing.status_code == 404
+    steward, _ = token_client(role="data_steward")
+    assert steward.post(f"{BASE}/consent/", consent("x@example.com"), format="json").status_code == 403
+    report = client.get(f"{BASE}/consent/report/", {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"})
+    assert report.status_code == 200
+    assert report.json()[0]["count"] == 1
