@@ -27,3 +27,15 @@ declare(
     secret=True,
     validator=_hash_key,
 )
+declare(
+    "privacy.holidays",
+    "list",
+    [],
+    "Public holidays (ISO dates, e.g. 2026-12-25) that are not business days for request deadlines.",
+)
+declare(
+    "privacy.time_zone",
+    "str",
+    "UTC",
+    "The controller's IANA time zone: a request's receipt date and the end of its deadline day are local to it.",
+)

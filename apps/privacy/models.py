@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from apps.catalog.models import DataUse
 from apps.common.models import PublicIdModel
 from apps.configuration.fields import EncryptedTextField
-from apps.privacy.choices import ConsentDecision, ConsentSource, IdentityKind
+from apps.privacy.choices import (
+    Channel,
+    ConsentDecision,
+    ConsentSource,
+    IdentityKind,
+    Regime,
+    RequestStatus,
+    RequestType,
+)
 
 
 class DataSubject(PublicIdModel):
@@ -78,3 +87,65 @@ class ConsentState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_id} {self.purpose_id}: {self.decision}"
+
+
+class DataSubjectRequest(PublicIdModel):
+    """A GDPR or CCPA request of a data subject, with the legal deadlines computed when it was received."""
+
+    reference = models.CharField(max_length=20, unique=True, help_text="Human reference, e.g. DSR-2026-000042.")
+    subject = models.ForeignKey(DataSubject, on_delete=models.PROTECT, related_name="requests")
+    request_type = models.CharField(max_length=30, choices=RequestType.choices)
+    regime = models.CharField(max_length=5, choices=Regime.choices)
+    jurisdiction = models.CharField(max_length=10, blank=True, help_text="Where the subject is, e.g. PT, DE, US-CA.")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    received_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=20, choices=RequestStatus.choices, default=RequestStatus.RECEIVED)
+    details = EncryptedTextField(blank=True, default="", help_text="What the subject asked, in their words.")
+    acknowledge_by = models.DateField(null=True, blank=True)
+    respond_by = models.DateField(help_text="The deadline in force (the extended one once extended).")
+    respond_by_at = models.DateTimeField(db_index=True, help_text="The end of the deadline day, controller time.")
+    extension_notice_by = models.DateField(null=True, blank=True, help_text="Last day to notify an extension.")
+    extended = models.BooleanField(default=False)
+    extension_reason = models.TextField(blank=True)
+    extended_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates",
+        help_text="An open request of the same subject and type this one repeats.",
+    )  # fmt: skip
+    reminders_sent = models.JSONField(default=list, blank=True, help_text='Reminders raised, e.g. ["7d", "breach"].')
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["respond_by_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["respond_by_at"],
+                condition=Q(status__in=["received", "identity_pending", "verified", "in_progress"]),
+                name="privacy_dsr_open_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.get_request_type_display()})"
+
+
+class RequestEvent(models.Model):
+    """One step on a request's timeline: intake, status changes, verification, extension, reminders, notes."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=30)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind}"
