@@ -48,6 +48,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("apps.incidents.urls")),
     path("catalog/", include("apps.catalog.urls")),
+    path("privacy/", include("apps.privacy.urls")),
     path("quality/", include("apps.quality.urls")),
     # Where OpenLineage clients post (no trailing slash, never redirected); /api/v1/lineage/ is the app's own root.
     path("api/v1/lineage", lineage_views.LineageIntakeView.as_view(), name="lineage-intake"),

@@ -39,3 +39,11 @@ declare(
     "UTC",
     "The controller's IANA time zone: a request's receipt date and the end of its deadline day are local to it.",
 )
+declare(
+    "privacy.verification_link_hours",
+    "int",
+    72,
+    "How long an e-mailed identity-verification link stays valid.",
+    min_value=1,
+    max_value=720,
+)

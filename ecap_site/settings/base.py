@@ -222,6 +222,16 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- outgoing e-mail (identity-verification links to data subjects) ----------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@ecap.example")
+
 # --- runtime configuration (apps.configuration) -------------------------------------------------------------
 # Layers: code defaults < config files < Vault < secret files < ECAP_* environment < admin overrides.
 PORTAL_CONFIG_FILES: list[str] = env.list("PORTAL_CONFIG_FILES", default=[])

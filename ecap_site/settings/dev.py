@@ -31,3 +31,7 @@ LOGGING = build_logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=L
 
 # runserver and WhiteNoise serve static files from the app finders; nothing is collected in development.
 STATIC_ROOT = None
+
+# Mail is written to files under var/mail instead of being sent (set EMAIL_BACKEND to send for real).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
