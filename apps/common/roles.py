@@ -57,6 +57,7 @@ ROLE_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         # Consent is recorded and checked by the shop's systems; subjects are looked up to read their history.
         "privacy.consentevent": ("add", "view"),
         "privacy.datasubject": VIEW,
+        "privacy.datasubjectrequest": ("add", "view"),
         "sparkruns": VIEW,
         "lineage": ("add", "view"),
         "incidents": ("add", "view"),

@@ -77,3 +77,23 @@ def test_the_history_is_an_audited_read_and_roles_without_privacy_rights_are_ref
     report = client.get(f"{BASE}/consent/report/", {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"})
     assert report.status_code == 200
     assert report.json()[0]["count"] == 1
+
+
+def test_an_integrator_files_a_request_and_reads_its_status(token_client: Callable[..., Any]) -> None:
+    client, _ = token_client(role="integrator")
+    body = {"kind": "email", "value": "ana@example.com", "request_type": "ccpa.delete", "jurisdiction": "US-CA"}
+    created = client.post(f"{BASE}/requests/", body, format="json")
+    assert created.status_code == 201, created.content
+    answer = created.json()
+    assert answer["reference"].startswith("DSR-")
+    assert answer["status"] == "received"
+    assert answer["acknowledge_by"]
+    assert answer["respond_by"]
+    assert "ana@example.com" not in created.content.decode()
+    status = client.get(f"{BASE}/requests/{answer['id']}/")
+    assert status.json()["timeline"][0]["kind"] == "received"
+    bad = client.post(f"{BASE}/requests/", {**body, "request_type": "gdpr.forget"}, format="json")
+    assert bad.status_code == 400
+    assert "request_type" in bad.json()["fields"]
+    auditor, _ = token_client(role="data_steward")
+    assert auditor.post(f"{BASE}/requests/", body, format="json").status_code == 403

@@ -7,8 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.privacy.choices import ConsentAnswer, ConsentDecision, ConsentSource, IdentityKind
-from apps.privacy.models import ConsentEvent
+from apps.privacy.choices import Channel, ConsentAnswer, ConsentDecision, ConsentSource, IdentityKind, RequestType
+from apps.privacy.models import ConsentEvent, DataSubjectRequest, RequestEvent
 
 
 class IdentitySerializer(serializers.Serializer[Any]):
@@ -72,3 +72,38 @@ class ReportRowSerializer(serializers.Serializer[Any]):
     purpose = serializers.CharField()
     decision = serializers.CharField()
     count = serializers.IntegerField()
+
+
+class RequestInSerializer(IdentitySerializer):
+    """A data-subject request as an integrator reports it (a web form of the shop, a ticketing system)."""
+
+    request_type = serializers.ChoiceField(choices=RequestType.choices)
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
+    jurisdiction = serializers.CharField(max_length=10, required=False, default="", allow_blank=True)
+    received_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    details = serializers.CharField(max_length=10000, required=False, default="", allow_blank=True)
+
+
+class RequestEventSerializer(serializers.ModelSerializer[RequestEvent]):
+    class Meta:
+        model = RequestEvent
+        fields = ("kind", "message", "at")
+        read_only_fields = fields
+
+
+class RequestSerializer(serializers.ModelSerializer[DataSubjectRequest]):
+    """A request's status and deadlines (never the identity or the subject's own words)."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    subject = serializers.UUIDField(source="subject.public_id", read_only=True)
+    duplicate_of = serializers.CharField(source="duplicate_of.reference", read_only=True, allow_null=True)
+    timeline = RequestEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = (
+            "id", "reference", "subject", "request_type", "regime", "jurisdiction", "channel", "received_at", "status",
+            "acknowledge_by", "respond_by", "respond_by_at", "extension_notice_by", "extended", "duplicate_of",
+            "closed_at", "timeline",
+        )  # fmt: skip
+        read_only_fields = fields

@@ -11,5 +11,6 @@ app_name = "privacy"
 router = DefaultRouter()
 router.register("consent", views.ConsentViewSet, basename="consent")
 router.register("subjects", views.SubjectViewSet, basename="subject")
+router.register("requests", views.RequestViewSet, basename="request")
 
 urlpatterns = router.urls

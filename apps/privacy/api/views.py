@@ -8,18 +8,19 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.audit.services import audit_record_read
-from apps.common.api.permissions import ActionPermissions
+from apps.common.api.permissions import ActionPermissions, ModelPermissions
 from apps.common.api.views import request_user
 from apps.common.errors import NotFound
 from apps.privacy import services
 from apps.privacy.api import serializers as s
-from apps.privacy.models import ConsentEvent, DataSubject
+from apps.privacy.models import ConsentEvent, DataSubject, DataSubjectRequest
+from apps.privacy.requests import request_create
 
 VIEW = ("privacy.view_consentevent",)
 READ_SUBJECTS = ("privacy.view_datasubject",)
@@ -112,3 +113,28 @@ class SubjectViewSet(viewsets.GenericViewSet[DataSubject]):
             target=subject, fields_shown=["consent_history"], purpose="privacy: consent history", rows=len(events)
         )
         return Response(s.ConsentEventSerializer(events, many=True).data)
+
+
+class RequestViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[DataSubjectRequest]):
+    """``POST requests/`` takes a data-subject request in (201 with its reference and deadlines);
+    ``GET requests/{id}/`` answers its status, deadlines and timeline."""
+
+    lookup_field = "public_id"
+    permission_classes = (ModelPermissions,)
+    serializer_class = s.RequestSerializer
+    queryset = DataSubjectRequest.objects.none()
+
+    def get_queryset(self) -> QuerySet[DataSubjectRequest]:
+        return DataSubjectRequest.objects.select_related("subject", "duplicate_of").prefetch_related("timeline")
+
+    @extend_schema(request=s.RequestInSerializer, responses={201: s.RequestSerializer})
+    def create(self, request: Request) -> Response:
+        data = s.RequestInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        created = request_create(
+            kind=values.pop("kind"), value=values.pop("value"), created_by=request_user(request), **values
+        )
+        return Response(
+            s.RequestSerializer(self.get_queryset().get(pk=created.pk)).data, status=status.HTTP_201_CREATED
+        )
