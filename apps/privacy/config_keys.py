@@ -47,3 +47,10 @@ declare(
     min_value=1,
     max_value=720,
 )
+declare(
+    "privacy.legal_hold_policies",
+    "list",
+    ["transactions"],
+    "Retention policies whose datasets a law obliges us to keep (e.g. orders for tax): erasure anonymises their "
+    "personal fields instead of deleting rows (GDPR Art. 17(3)(b)).",
+)

@@ -149,3 +149,21 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.kind}"
+
+
+class RequestPlan(models.Model):
+    """What executing a request will do, per dataset, for staff to review before it runs."""
+
+    request = models.OneToOneField(DataSubjectRequest, on_delete=models.CASCADE, related_name="plan")
+    items = models.JSONField(
+        default=list,
+        help_text='[{"dataset", "keys", "action", "fields": {name: strategy}, "hold", "reason", "hops"}, …]',
+    )
+    built_at = models.DateTimeField(auto_now=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"plan of {self.request_id}"

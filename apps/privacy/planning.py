@@ -1,0 +1,165 @@
+"""Planning a request's execution from the catalog and lineage, for staff to review before it runs.
+
+Where the subject is: every active dataset with a field whose identity kind is one the subject is known by (its
+keys), and every dataset downstream of those through lineage (up to ``DOWNSTREAM_HOPS`` hops) — a downstream copy
+with no identity field of a known kind is listed too, as one the subject cannot be located in (a steward must map
+it). What is done, by the request's right:
+
+- access, portability, know: **export** the rows;
+- erasure, delete: **delete** the rows, unless the dataset is under a legal hold (a retention policy listed in
+  ``privacy.legal_hold_policies``, e.g. orders kept for tax): then **anonymise** its personal fields;
+- rectification, correct: **update** the fields the subject names (chosen when the plan is run);
+- restriction, objection, opt-out, limit: nothing in the lake — the consent ledger answers "restricted" or
+  "denied" — so the plan is empty.
+
+Anonymisation strategies by data category: e-mail, identifiers and customer ids → keyed hash (joins still work, the
+value is gone); names, addresses → null; phone, IP, device → mask; date of birth → year only; postal code → prefix;
+anything else personal → null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.catalog.models import Dataset, Field
+from apps.catalog.services import PERSONAL_ROOT
+from apps.common.errors import Conflict
+from apps.common.models import User
+from apps.configuration.services import config_get
+from apps.privacy.choices import RequestStatus
+from apps.privacy.models import DataSubjectRequest, RequestEvent, RequestPlan
+
+DOWNSTREAM_HOPS = 5
+EXPORT_RIGHTS = frozenset({"access", "portability", "know"})
+ERASE_RIGHTS = frozenset({"erasure", "delete"})
+UPDATE_RIGHTS = frozenset({"rectification", "correct"})
+# The first matching category prefix decides the strategy of a field.
+STRATEGIES = (
+    ("user.contact.email", "hash"),
+    ("user.unique_id", "hash"),
+    ("user.account", "hash"),
+    ("user.name", "nullify"),
+    ("user.contact.address.postal_code", "postal_prefix"),
+    ("user.contact.address", "nullify"),
+    ("user.contact.phone_number", "mask"),
+    ("user.device", "mask"),
+    ("user.demographic.date_of_birth", "year_only"),
+    ("user.demographic", "nullify"),
+)
+IDENTITY_STRATEGY = {"email": "hash", "customer_id": "hash", "phone": "mask"}
+
+
+def _strategy(categories: list[str], identity_kind: str) -> str:
+    for prefix, strategy in STRATEGIES:
+        if any(c == prefix or c.startswith(prefix + ".") for c in categories):
+            return strategy
+    return IDENTITY_STRATEGY.get(identity_kind, "nullify")
+
+
+def _downstream(dataset_ids: set[int]) -> dict[int, int]:
+    from apps.lineage.models import DatasetEdge
+
+    seen: dict[int, int] = {}
+    frontier = set(dataset_ids)
+    for hop in range(1, DOWNSTREAM_HOPS + 1):
+        targets = set(DatasetEdge.objects.filter(source_id__in=frontier).values_list("target_id", flat=True))
+        targets -= set(seen) | dataset_ids
+        if not targets:
+            break
+        for target in targets:
+            seen[target] = hop
+        frontier = targets
+    return seen
+
+
+def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
+    """The plan of a request, built from the current catalog and lineage (not stored)."""
+    right = request.request_type.partition(".")[2]
+    if right not in EXPORT_RIGHTS | ERASE_RIGHTS | UPDATE_RIGHTS:
+        return []
+    kinds = set(request.subject.identities.values_list("kind", flat=True))
+    fields = list(
+        Field.objects.filter(dataset__is_active=True, is_active=True)
+        .select_related("dataset", "dataset__retention_policy")
+        .prefetch_related("category_links__category")
+        .order_by("dataset__name", "ordinal")
+    )
+    by_dataset: dict[int, list[Field]] = {}
+    for field in fields:
+        by_dataset.setdefault(field.dataset_id, []).append(field)
+    located = {pk for pk, rows in by_dataset.items() if any(f.identity_kind in kinds for f in rows)}
+    hops = dict.fromkeys(located, 0) | _downstream(located)
+    holds = {str(p) for p in config_get("privacy.legal_hold_policies") or []}
+    datasets = {d.pk: d for d in Dataset.objects.filter(pk__in=hops).select_related("retention_policy")}
+    items = []
+    for pk in sorted(hops, key=lambda p: (hops[p], datasets[p].name)):
+        dataset, rows = datasets[pk], by_dataset.get(pk, [])
+        keys = {f.name: f.identity_kind for f in rows if f.identity_kind in kinds}
+        personal = {
+            f.name: _strategy([link.category.key for link in f.category_links.all()], f.identity_kind)
+            for f in rows
+            if f.identity_kind
+            or any(link.category.key.startswith(PERSONAL_ROOT + ".") for link in f.category_links.all())
+        }
+        policy = dataset.retention_policy.name if dataset.retention_policy else ""
+        hold = policy in holds
+        if not keys:
+            action, reason = "review", "a downstream copy without an identity field: map how the subject is found"
+        elif right in EXPORT_RIGHTS:
+            action, reason = "export", "the subject's rows are part of the package"
+        elif right in UPDATE_RIGHTS:
+            action, reason = "update", "the fields the subject names are corrected"
+        elif hold:
+            action, reason = "anonymise", f"kept by law under the {policy} retention policy: anonymised, not deleted"
+        else:
+            action, reason = "delete", "the subject's rows are deleted"
+        items.append(
+            {
+                "dataset": dataset.name,
+                "namespace": dataset.namespace,
+                "keys": keys,
+                "action": action,
+                "fields": personal if action in ("anonymise", "export") else {},
+                "hold": hold,
+                "reason": reason,
+                "hops": hops[pk],
+            }
+        )
+    return items
+
+
+def plan_build(*, request: DataSubjectRequest, actor: User | None) -> RequestPlan:
+    """Build (or rebuild) a verified request's plan; a rebuilt plan needs approving again."""
+    if request.status not in (RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS):
+        raise Conflict("Only a verified request is planned.", code="not_verified")
+    items = plan_items(request)
+    with transaction.atomic():
+        plan, _ = RequestPlan.objects.select_for_update().get_or_create(request=request)
+        plan.items, plan.approved_by, plan.approved_at = items, None, None
+        plan.save()
+        RequestEvent.objects.create(
+            request=request,
+            kind="planned",
+            message=f"Plan built: {len(items)} dataset(s).",
+            actor=actor,
+            data={"datasets": len(items)},
+        )
+    return plan
+
+
+def plan_approve(*, request: DataSubjectRequest, actor: User) -> RequestPlan:
+    """Approve the reviewed plan; a plan with datasets still to map cannot be approved."""
+    with transaction.atomic():
+        plan = RequestPlan.objects.select_for_update().filter(request=request).first()
+        if plan is None:
+            raise Conflict("Build the plan first.", code="no_plan")
+        unmapped = [i["dataset"] for i in plan.items if i["action"] == "review"]
+        if unmapped:
+            raise Conflict(f"Map how the subject is found in {', '.join(unmapped)} first.", code="plan_unmapped")
+        plan.approved_by, plan.approved_at = actor, timezone.now()
+        plan.save(update_fields=["approved_by", "approved_at"])
+        RequestEvent.objects.create(request=request, kind="plan_approved", message="Plan approved.", actor=actor)
+    return plan
