@@ -163,6 +163,19 @@ def request_acknowledge(*, request: DataSubjectRequest, actor: User | None) -> D
     return locked
 
 
+def request_next_statuses(request: DataSubjectRequest) -> tuple[str, ...]:
+    """The statuses the request may move to next along its lifecycle (rejecting and cancelling aside)."""
+    return TRANSITIONS.get(request.status, ())
+
+
+def request_extendable(request: DataSubjectRequest, *, now: datetime | None = None) -> bool:
+    """Whether the deadline may still be extended: open, never extended, a kind the law lets extend, and the
+    extension notice can still reach the subject in time (by the end of the unextended period, controller time)."""
+    if request.status not in OPEN_STATUSES or request.extended or request.extension_notice_by is None:
+        return False
+    return timezone.localtime(now or timezone.now(), _zone()).date() <= request.extension_notice_by
+
+
 def request_extend(*, request: DataSubjectRequest, reason: str, actor: User | None) -> DataSubjectRequest:
     """Extend the deadline once, with the reason sent to the subject, while the unextended period still runs."""
     if not reason.strip():

@@ -1,4 +1,4 @@
-"""Privacy pages under /privacy/."""
+"""Privacy pages under /privacy/: the subject's verification link, and the compliance staff's pages."""
 
 from __future__ import annotations
 
@@ -8,4 +8,12 @@ from apps.privacy import views
 
 app_name = "privacy"
 
-urlpatterns = [path("verify/<str:token>/", views.verify, name="verify")]
+urlpatterns = [
+    path("verify/<str:token>/", views.verify, name="verify"),
+    path("", views.queue, name="queue"),
+    path("requests/new/", views.request_new, name="request-new"),
+    path("requests/<uuid:public_id>/", views.request_detail, name="request-detail"),
+    path("requests/<uuid:public_id>/<slug:action>/", views.request_action, name="request-action"),
+    path("subjects/lookup/", views.subject_lookup, name="subject-lookup"),
+    path("subjects/<uuid:public_id>/", views.subject_detail, name="subject-detail"),
+]

@@ -1,18 +1,57 @@
-"""Public pages of privacy: the identity-verification link a data subject opens (no login; the signed link is the
-credential). GET shows a confirmation page, the POST of that page verifies."""
+"""Pages of privacy under ``/privacy/``.
+
+The public one is the identity-verification link a data subject opens (no login; the signed link is the credential):
+GET shows a confirmation page, the POST of that page verifies. The others are the compliance staff's: the request
+queue, the request page with its actions, staff intake, and the subject lookup and page.
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+import uuid
+from collections.abc import Callable
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.audit.services import audit_record_read
+from apps.common.errors import DomainError
+from apps.common.models import User
+from apps.privacy import forms
+from apps.privacy.choices import RequestStatus
+from apps.privacy.forms import IntakeForm, LookupForm, QueueFilterForm, add_domain_errors
+from apps.privacy.models import DataSubjectRequest
+from apps.privacy.page_selectors import (
+    jurisdictions,
+    privacy_time_zone,
+    queue_rows,
+    request_by_public_id,
+    request_page,
+    request_queue,
+    subject_page,
+)
+from apps.privacy.requests import (
+    request_acknowledge,
+    request_cancel,
+    request_create,
+    request_extend,
+    request_reject,
+    request_transition,
+)
+from apps.privacy.services import subject_find
 from apps.privacy.verification import (
     VerificationLinkExpired,
     VerificationLinkInvalid,
+    request_verify_manually,
     verification_confirm,
+    verification_link_send,
     verification_read,
 )
 
@@ -33,3 +72,222 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "privacy/verify.html", {"state": "done", "reference": dsr.reference})
     state = "confirm" if dsr.status == "identity_pending" else "already"
     return render(request, "privacy/verify.html", {"state": state, "reference": dsr.reference})
+
+
+# --- staff pages ------------------------------------------------------------------------------------------------
+# Every page below needs login (the project's middleware) and ``privacy.view_datasubjectrequest``; actions need the
+# change permission and intake the add permission. Identity values are shown on the subject page only.
+
+VIEW_PERMISSION = "privacy.view_datasubjectrequest"
+CHANGE_PERMISSION = "privacy.change_datasubjectrequest"
+ADD_PERMISSION = "privacy.add_datasubjectrequest"
+SUBJECT_VIEW_PERMISSION = "privacy.view_datasubject"
+PAGE_SIZE = 50
+READ_PURPOSE = "privacy: request handling"
+
+
+def _forbidden(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "privacy/forbidden.html", {"reason": reason}, status=403)
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+def _render(
+    request: HttpRequest, template: str, context: dict[str, Any], *, tz: str, status: int = 200
+) -> HttpResponse:
+    """Render with dates and times shown in the controller's zone, the zone deadlines are counted in."""
+    with timezone.override(ZoneInfo(tz)):
+        return render(request, template, {**context, "privacy_tz": tz}, status=status)
+
+
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    """The request queue: filtered, soonest deadline first, each with its countdown."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        return _forbidden(request)
+    tz = privacy_time_zone()
+    now = timezone.now()
+    form = QueueFilterForm(request.GET)
+    filters = form.filters()
+    page = Paginator(request_queue(filters=filters, now=now, tz=tz), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context: dict[str, Any] = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "rows": queue_rows(list(page.object_list), now=now, tz=tz),
+        "page_query": query.urlencode(),
+        "jurisdictions": jurisdictions(),
+        "status_choices": forms.STATUS_CHOICES,
+        "type_choices": forms.TYPE_CHOICES,
+        "regime_choices": forms.REGIME_CHOICES,
+        "due_choices": forms.DUE_CHOICES,
+    }
+    return _render(request, "privacy/queue.html", context, tz=tz)
+
+
+@require_GET
+def request_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """One request: facts, deadlines, the subject's words (an audited read), timeline and the actions allowed."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        return _forbidden(request)
+    tz = privacy_time_zone()
+    content = request_page(public_id=public_id, now=timezone.now(), tz=tz)
+    if content is None:
+        raise Http404("No such request.")
+    dsr = content.request
+    if dsr.details:
+        audit_record_read(target=dsr, fields_shown=["details"], purpose=READ_PURPOSE)
+    context: dict[str, Any] = {
+        "content": content,
+        "dsr": dsr,
+        "may_change": request.user.has_perm(CHANGE_PERMISSION),
+        "may_view_subject": request.user.has_perm(SUBJECT_VIEW_PERMISSION),
+    }
+    return _render(request, "privacy/request_detail.html", context, tz=tz)
+
+
+def _send_link(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    verification_link_send(request=dsr, actor=_actor(request), base_url=request.build_absolute_uri("/"))
+    return "Verification link e-mailed to the subject."
+
+
+def _verify(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    actor = cast(User, request.user)  # the staff pages need login
+    request_verify_manually(request=dsr, actor=actor, evidence=request.POST.get("evidence", ""))
+    return "Identity verified by hand."
+
+
+def _acknowledge(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    request_acknowledge(request=dsr, actor=_actor(request))
+    return "Receipt acknowledged."
+
+
+def _start(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    request_transition(request=dsr, status=RequestStatus.IN_PROGRESS, actor=_actor(request))
+    return "Work on the request started."
+
+
+def _complete(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    request_transition(request=dsr, status=RequestStatus.COMPLETED, actor=_actor(request))
+    return "Request completed."
+
+
+def _extend(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    done = request_extend(request=dsr, reason=request.POST.get("reason", ""), actor=_actor(request))
+    return f"Deadline extended to {done.respond_by.isoformat()}."
+
+
+def _reject(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    request_reject(request=dsr, reason=request.POST.get("reason", ""), actor=_actor(request))
+    return "Request rejected."
+
+
+def _cancel(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    request_cancel(request=dsr, actor=_actor(request), note=request.POST.get("note", ""))
+    return "Request cancelled."
+
+
+ACTIONS: dict[str, Callable[[HttpRequest, DataSubjectRequest], str]] = {
+    "send-link": _send_link,
+    "verify": _verify,
+    "acknowledge": _acknowledge,
+    "start": _start,
+    "complete": _complete,
+    "extend": _extend,
+    "reject": _reject,
+    "cancel": _cancel,
+}
+
+
+@require_POST
+def request_action(request: HttpRequest, public_id: uuid.UUID, action: str) -> HttpResponse:
+    """One step on a request (``ACTIONS``); the outcome, or why it was refused, is the next page's message."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        return _forbidden(request)
+    handler = ACTIONS.get(action)
+    dsr = request_by_public_id(public_id=public_id)
+    if handler is None or dsr is None:
+        raise Http404("No such request or action.")
+    if not request.user.has_perm(CHANGE_PERMISSION):
+        return _forbidden(request, reason="change")
+    try:
+        done = handler(request, dsr)
+    except DomainError as exc:
+        messages.error(request, f"{dsr.reference}: nothing changed. {exc.detail}")
+    else:
+        messages.success(request, f"{dsr.reference}: {done}")
+    return redirect("privacy:request-detail", public_id=dsr.public_id)
+
+
+@require_http_methods(["GET", "POST"])
+def request_new(request: HttpRequest) -> HttpResponse:
+    """Staff intake of a request received by phone, post, e-mail or in person."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        return _forbidden(request)
+    if not request.user.has_perm(ADD_PERMISSION):
+        return _forbidden(request, reason="add")
+    tz = privacy_time_zone()
+    with timezone.override(ZoneInfo(tz)):  # the receipt time is typed in the controller's zone
+        if request.method == "POST":
+            form = IntakeForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    dsr = request_create(
+                        kind=data["kind"],
+                        value=data["value"],
+                        request_type=data["request_type"],
+                        channel=data["channel"],
+                        jurisdiction=data["jurisdiction"].strip().upper(),
+                        received_at=data["received_at"],
+                        details=data["details"],
+                        created_by=_actor(request),
+                    )
+                except DomainError as exc:
+                    add_domain_errors(form, exc)
+                else:
+                    messages.success(request, f"{dsr.reference} taken in; respond by {dsr.respond_by.isoformat()}.")
+                    return redirect("privacy:request-detail", public_id=dsr.public_id)
+        else:
+            form = IntakeForm(
+                initial={"received_at": timezone.localtime(timezone.now()).replace(second=0, microsecond=0)}
+            )
+        status = 400 if form.errors else 200
+        return render(request, "privacy/request_new.html", {"form": form, "privacy_tz": tz}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def subject_lookup(request: HttpRequest) -> HttpResponse:
+    """Find a subject by an identity sent in the POST body, then go to its page (the identity never in a URL)."""
+    if not (request.user.has_perm(VIEW_PERMISSION) and request.user.has_perm(SUBJECT_VIEW_PERMISSION)):
+        return _forbidden(request, reason="subject")
+    form = LookupForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            subject = subject_find(kind=form.cleaned_data["kind"], value=form.cleaned_data["value"])
+        except DomainError as exc:
+            add_domain_errors(form, exc)
+        else:
+            if subject is not None:
+                return redirect("privacy:subject-detail", public_id=subject.public_id)
+            form.add_error(None, "No data subject is known by this identity.")
+    status = 400 if form.errors else 200
+    return render(request, "privacy/subject_lookup.html", {"form": form}, status=status)
+
+
+@require_GET
+def subject_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """A subject: identities (decrypted, an audited read), restriction, consent history and past requests."""
+    if not (request.user.has_perm(VIEW_PERMISSION) and request.user.has_perm(SUBJECT_VIEW_PERMISSION)):
+        return _forbidden(request, reason="subject")
+    content = subject_page(public_id=public_id)
+    if content is None:
+        raise Http404("No such data subject.")
+    if content.identities:
+        audit_record_read(target=content.subject, fields_shown=["identities"], purpose=READ_PURPOSE)
+    tz = privacy_time_zone()
+    return _render(request, "privacy/subject_detail.html", {"content": content, "subject": content.subject}, tz=tz)
