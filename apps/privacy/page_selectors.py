@@ -17,7 +17,14 @@ from django.db.models import QuerySet
 from apps.configuration.services import config_get
 from apps.privacy.choices import OPEN_STATUSES, IdentityKind, RequestStatus
 from apps.privacy.deadlines import days_left, is_breached
-from apps.privacy.models import ConsentEvent, DataSubject, DataSubjectRequest, RequestEvent, SubjectIdentity
+from apps.privacy.models import (
+    ConsentEvent,
+    DataSubject,
+    DataSubjectRequest,
+    RequestEvent,
+    RequestPlan,
+    SubjectIdentity,
+)
 from apps.privacy.requests import request_extendable, request_next_statuses
 from apps.privacy.services import consent_history
 
@@ -151,6 +158,7 @@ class RequestPage:
     identity_kinds: list[str]
     countdown: Countdown
     extendable: bool
+    plan: RequestPlan | None = None
     actions: list[str] = field(default_factory=list)
 
     @property
@@ -216,8 +224,13 @@ def request_page(*, public_id: uuid.UUID, now: datetime, tz: str) -> RequestPage
         identity_kinds=identity_kinds,
         countdown=countdown(request, now=now, tz=tz),
         extendable=extendable,
+        plan=RequestPlan.objects.filter(request=request).select_related("approved_by").first(),
     )
     page.actions.extend(request_actions(request, extendable=extendable, has_email=page.has_email))
+    if request.status in (RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS):
+        page.actions.insert(0, "plan")
+        if page.plan is not None and page.plan.approved_at is None:
+            page.actions.insert(1, "approve-plan")
     return page
 
 

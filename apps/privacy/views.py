@@ -37,6 +37,7 @@ from apps.privacy.page_selectors import (
     request_queue,
     subject_page,
 )
+from apps.privacy.planning import plan_approve, plan_build
 from apps.privacy.requests import (
     request_acknowledge,
     request_cancel,
@@ -191,7 +192,19 @@ def _cancel(request: HttpRequest, dsr: DataSubjectRequest) -> str:
     return "Request cancelled."
 
 
+def _plan(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    plan = plan_build(request=dsr, actor=_actor(request))
+    return f"Plan built: {len(plan.items)} dataset(s) to review."
+
+
+def _approve_plan(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    plan_approve(request=dsr, actor=cast(User, request.user))
+    return "Plan approved."
+
+
 ACTIONS: dict[str, Callable[[HttpRequest, DataSubjectRequest], str]] = {
+    "plan": _plan,
+    "approve-plan": _approve_plan,
     "send-link": _send_link,
     "verify": _verify,
     "acknowledge": _acknowledge,

@@ -262,7 +262,7 @@ def test_request_page_offers_only_the_actions_of_its_status(officer: Client) -> 
     ]  # fmt: skip
     request_transition(request=request, status=RequestStatus.VERIFIED, actor=None)
     actions = officer.get(page_url(request)).context["content"].actions
-    assert actions[0] == "start"
+    assert actions[:2] == ["plan", "start"]  # the plan is reviewed before the work starts
     assert "verify" not in actions
     assert "complete" not in actions
     DataSubjectRequest.objects.filter(pk=request.pk).update(status=RequestStatus.CANCELLED)
@@ -430,3 +430,29 @@ def test_subject_lookup_of_an_unknown_identity_says_so(officer: Client) -> None:
     response = officer.post(reverse("privacy:subject-lookup"), {"kind": "email", "value": "nope"})
     assert response.context["form"].errors["value"] == ["Not an e-mail address."]
     assert reads("privacy.datasubject") == []
+
+
+def test_staff_build_review_and_approve_the_plan_from_the_request_page(
+    client: Client, make_user: Callable[..., Any]
+) -> None:
+    from apps.privacy.models import RequestPlan
+    from apps.privacy.requests import request_create
+    from apps.privacy.verification import request_verify_manually
+    from tests.catalog.factories import DatasetFactory, FieldFactory
+
+    staff = make_user(role="compliance_officer")
+    client.force_login(staff)
+    customers = DatasetFactory(name="raw/customers")
+    FieldFactory(dataset=customers, name="email", identity_kind="email")
+    dsr = request_create(kind="email", value="ana@example.com", request_type="gdpr.erasure", channel="web")
+    dsr = request_verify_manually(request=dsr, actor=staff, evidence="called back on the number on file")
+    page = client.get(f"/privacy/requests/{dsr.public_id}/")
+    assert b"Build the plan" in page.content
+    client.post(f"/privacy/requests/{dsr.public_id}/plan/")
+    page = client.get(f"/privacy/requests/{dsr.public_id}/")
+    assert b"raw/customers" in page.content
+    assert b"Approve the plan" in page.content
+    client.post(f"/privacy/requests/{dsr.public_id}/approve-plan/")
+    plan = RequestPlan.objects.get(request=dsr)
+    assert plan.approved_by == staff
+    assert plan.items[0]["action"] == "delete"
