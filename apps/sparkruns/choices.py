@@ -32,3 +32,4 @@ class Job(models.TextChoices):
     PROFILE = "profile", "Profile datasets"
     PII_SCAN = "pii_scan", "Scan for personal data"
     QUALITY_SCAN = "quality_scan", "Evaluate data-quality rules"
+    DSR_ERASE = "dsr_erase", "Erase data subjects (delete or anonymise, file by file)"

@@ -1,0 +1,110 @@
+"""The ``dsr_erase`` job: erases many data subjects from the lake in one pass per dataset.
+
+``python -m spark.jobs.dsr_erase --lake URI --plan JSON_OR_FILE``
+
+The plan (inline JSON or a file)::
+
+    {"subjects": [{"id": "<uuid>", "keys": {"customer_id": ["c-1"], "email": ["a@x.com"]}}],
+     "datasets": [{"dataset": "raw/customers", "keys": {"customer_id": "customer_id", "email": "email"},
+                   "action": "delete"},
+                  {"dataset": "raw/orders", "keys": {"customer_id": "customer_id"}, "action": "anonymise",
+                   "fields": {"customer_id": "hash", "ip_address": "mask"}}],
+     "hash_key_env": "ECAP_DSR_HASH_KEY"}
+
+Strategies: ``hash`` (HMAC-SHA256 hex, key from the environment variable ``hash_key_env``, never from arguments),
+``mask`` (first and last character kept, ``*`` between), ``postal_prefix`` (first 3 characters), ``year_only``
+(January 1 of the year / the year's start), ``random`` (random letters and digits of the same length), ``nullify``.
+Only the Parquet files holding subjects' rows are rewritten, each replaced atomically; see ``spark.privacy.erase``
+for matching and idempotence and ``spark.privacy.rewrite`` for the replacement.
+
+The summary holds, per dataset, rows matched per subject, rows deleted or anonymised, every replaced file with its
+SHA-256 before and after, the untouched file count, start and end times; and a final verification scan per dataset
+(rows still matching raw identity values, or their keyed hashes, and rows still pending). Identity values and the
+hash key never appear in it. Lineage lists every dataset of the plan as both input and output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from pyspark.sql.utils import AnalysisException
+
+from spark.jobs.base import JobContext, JobResult, main
+from spark.lineage import ColumnSource, input_dataset, output_dataset
+from spark.privacy.erase import ErasePlan, EraseReport, PlanError, erase, load_plan
+
+NAME = "dsr_erase"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The job's own arguments."""
+    parser.add_argument("--plan", required=True, help="The erasure plan: inline JSON or the path of a JSON file.")
+
+
+def hash_key(plan: ErasePlan) -> bytes | None:
+    """The HMAC key from the environment variable the plan names; None when unset and not needed."""
+    value = os.environ.get(plan.hash_key_env, "")
+    if not value and plan.uses_hash:
+        raise PlanError(f"the plan hashes values but the environment variable {plan.hash_key_env} is not set")
+    return value.encode("utf-8") if value else None
+
+
+def summarise(ctx: JobContext, plan: ErasePlan, report: EraseReport) -> dict[str, Any]:
+    datasets = {d.dataset: d.as_dict() for d in report.datasets}
+    return {
+        "job": NAME,
+        "run_id": ctx.lineage.run_id,
+        "lake": ctx.lake,
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+        "subjects": [s.id for s in plan.subjects],
+        "hash_key_env": plan.hash_key_env,
+        "datasets": datasets,
+        "verification": report.verification,
+        "verified": all(v["verified"] for v in report.verification.values()),
+        "totals": {
+            "files_rewritten": sum(d["files_rewritten_count"] for d in datasets.values()),
+            "files_untouched": sum(d["files_untouched"] for d in datasets.values()),
+            "rows_deleted": sum(d.get("rows_deleted", 0) for d in datasets.values()),
+            "rows_anonymised": sum(d.get("rows_anonymised", 0) for d in datasets.values()),
+        },
+    }
+
+
+def run(ctx: JobContext) -> JobResult:
+    """Parse the plan, erase, verify; lineage names each dataset as input and output (anonymised columns masked)."""
+    plan = load_plan(ctx.args.plan)
+    key = hash_key(plan)
+    try:
+        report = erase(ctx.spark, ctx.lake, plan, key, ctx.lineage.run_id)
+    except AnalysisException as exc:
+        raise PlanError(f"a dataset of the plan cannot be read: {str(exc).splitlines()[0]}") from exc
+    inputs, outputs = [], []
+    for rule, done in zip(plan.datasets, report.datasets, strict=True):
+        namespace, name = ctx.pair(rule.dataset)
+        schema = ctx.spark.read.parquet(ctx.uri(rule.dataset)).schema
+        inputs.append(input_dataset(namespace, name, schema))
+        columns = {
+            column: [
+                ColumnSource(namespace, name, column, subtype="TRANSFORMATION", description=strategy, masking=True)
+            ]
+            for column, strategy in rule.fields.items()
+        }
+        outputs.append(
+            output_dataset(
+                namespace,
+                name,
+                schema,
+                rows=done.rows_changed,
+                files=len(done.files_rewritten),
+                columns=columns,
+            )
+        )
+    return JobResult(inputs=inputs, outputs=outputs, summary=summarise(ctx, plan, report))
+
+
+if __name__ == "__main__":
+    sys.exit(main(NAME, add_arguments, run))

@@ -1,0 +1,497 @@
+"""The dsr_erase job deletes five customers and anonymises their orders in place, rewriting only the files that hold
+them, atomically; leaves every other row and file alone; changes nothing when re-run; survives a crash mid-rewrite;
+verifies that nothing of the subjects is left; and never reveals the hash key.
+
+One generated lake (400 orders, seed 7) is copied for each scenario; the main scenario runs the command line once
+and then the same plan a second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark.jobs import base, dsr_erase
+from spark.privacy import erase as engine
+from spark.privacy import rewrite
+from spark.schema import CUSTOMERS, ORDERS
+
+KEY = "test-hmac-key-5f1e0c9a7b"
+KEY_ENV = "ECAP_TEST_DSR_KEY"
+DATASETS = (CUSTOMERS.path, ORDERS.path)
+
+
+def local(root: str, *parts: str) -> Path:
+    return Path(root.removeprefix("file://"), *parts)
+
+
+def files(root: str, path: str) -> dict[str, tuple[str, int]]:
+    """Every data file of a dataset: relative path → (SHA-256, mtime in ns)."""
+    base_dir = local(root, path)
+    return {
+        str(f.relative_to(base_dir)): (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
+        for f in base_dir.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in f.relative_to(base_dir).parts)
+    }
+
+
+def read(spark: SparkSession, root: str, path: str) -> DataFrame:
+    return spark.read.parquet(f"{root}/{path}")
+
+
+def rows_json(df: DataFrame) -> list[str]:
+    return sorted(r[0] for r in df.select(F.to_json(F.struct(*df.columns))).collect())
+
+
+def hmac_hex(value: str) -> str:
+    return engine.keyed_hash(KEY.encode(), value)
+
+
+def plan_for(subjects: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "subjects": subjects,
+        "datasets": [
+            {"dataset": CUSTOMERS.path, "keys": {"customer_id": "customer_id", "email": "email"}, "action": "delete"},
+            {
+                "dataset": ORDERS.path,
+                "keys": {"customer_id": "customer_id"},
+                "action": "anonymise",
+                "fields": {"customer_id": "hash", "ip_address": "mask"},
+            },
+        ],
+        "hash_key_env": KEY_ENV,
+    }
+
+
+def copy_lake(source: str, target: Path) -> str:
+    for path in DATASETS:
+        shutil.copytree(local(source, path), target / path)
+    return "file://" + str(target)
+
+
+def args_for(root: str, plan: Any, *extra: str) -> Any:
+    parser = base.base_parser(dsr_erase.NAME)
+    dsr_erase.add_arguments(parser)
+    text = plan if isinstance(plan, str) else json.dumps(plan)
+    return parser.parse_args(["--lake", root, "--plan", text, *extra])
+
+
+@pytest.fixture(scope="module")
+def hash_key() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_ENV, KEY)
+        yield
+
+
+@pytest.fixture(scope="module")
+def shared_session(spark: SparkSession) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base, "get_spark", lambda name, **_: spark)
+        yield
+
+
+@pytest.fixture(scope="module")
+def source_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from spark.jobs.generate import generate_lake
+
+    root = "file://" + str(tmp_path_factory.mktemp("dsr_source"))
+    generate_lake(spark, root, orders=400, seed=7)
+    return root
+
+
+@pytest.fixture(scope="module")
+def subjects(spark: SparkSession, source_lake: str) -> list[dict[str, Any]]:
+    """Five customers with orders and an email; the email is given in another case and padded, as people type it."""
+    orders = read(spark, source_lake, ORDERS.path).groupBy("customer_id").count()
+    chosen = (
+        read(spark, source_lake, CUSTOMERS.path)
+        .where(F.col("email").rlike("^[^@]+@[^@]+$"))
+        .join(orders, "customer_id")
+        .orderBy("customer_id")
+        .limit(5)
+        .collect()
+    )
+    assert len(chosen) == 5
+    return [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, row["customer_id"])),
+            "keys": {"customer_id": [row["customer_id"]], "email": [f"  {row['email'].upper()} "]},
+            "customer_id": row["customer_id"],
+            "orders": row["count"],
+        }
+        for row in chosen
+    ]
+
+
+@pytest.fixture(scope="module")
+def erased(
+    spark: SparkSession,
+    source_lake: str,
+    subjects: list[dict[str, Any]],
+    hash_key: None,
+    shared_session: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """The command line run over a copy of the lake, then the same plan again; with what was there before."""
+    work = tmp_path_factory.mktemp("dsr_erased")
+    root = copy_lake(source_lake, work / "lake")
+    before = {path: files(root, path) for path in DATASETS}
+    rows_before = {path: rows_json(read(spark, root, path)) for path in DATASETS}
+    plan = plan_for([{"id": s["id"], "keys": s["keys"]} for s in subjects])
+    (work / "plan.json").write_text(json.dumps(plan))
+    events = work / "events.jsonl"
+    logs = io.StringIO()
+    handler = logging.StreamHandler(logs)
+    logger = logging.getLogger()
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            argv = ["--lake", root, "--plan", str(work / "plan.json"), "--lineage-file", str(events)]
+            status = base.main(dsr_erase.NAME, dsr_erase.add_arguments, dsr_erase.run, argv=argv)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    last = stdout.getvalue().strip().splitlines()[-1]
+    summary = json.loads(last.removeprefix(base.SUMMARY_PREFIX))
+    after = {path: files(root, path) for path in DATASETS}
+    second = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    return {
+        "root": root,
+        "status": status,
+        "summary": summary,
+        "second": second,
+        "before": before,
+        "after": after,
+        "after_second": {path: files(root, path) for path in DATASETS},
+        "rows_before": rows_before,
+        "output": stdout.getvalue() + stderr.getvalue() + logs.getvalue(),
+        "events": events,
+    }
+
+
+def test_subjects_customer_rows_are_deleted_and_their_orders_anonymised(
+    spark: SparkSession, erased: dict[str, Any], subjects: list[dict[str, Any]]
+) -> None:
+    assert erased["status"] == 0
+    root = erased["root"]
+    ids = [s["customer_id"] for s in subjects]
+    customers = read(spark, root, CUSTOMERS.path)
+    assert customers.where(F.col("customer_id").isin(ids)).count() == 0
+    assert customers.count() == len(erased["rows_before"][CUSTOMERS.path]) - 5
+    orders = read(spark, root, ORDERS.path)
+    assert orders.count() == len(erased["rows_before"][ORDERS.path])
+    assert orders.where(F.col("customer_id").isin(ids)).count() == 0
+    for subject in subjects:
+        theirs = orders.where(F.col("customer_id") == hmac_hex(subject["customer_id"])).collect()
+        assert len(theirs) == subject["orders"]
+        for row in theirs:
+            ip = row["ip_address"]
+            assert ip is None or (ip[1:-1] == "*" * (len(ip) - 2) and len(ip) > 2), ip
+    assert [(f.name, f.dataType) for f in orders.schema.fields] == [(f.name, f.dataType) for f in ORDERS.schema.fields]
+
+
+def test_rows_of_other_people_are_untouched(
+    spark: SparkSession, erased: dict[str, Any], subjects: list[dict[str, Any]]
+) -> None:
+    ids = {s["customer_id"] for s in subjects}
+    hashed = {hmac_hex(i) for i in ids}
+    for path in DATASETS:
+        others_before = [r for r in erased["rows_before"][path] if json.loads(r).get("customer_id") not in ids]
+        others_after = [
+            r for r in rows_json(read(spark, erased["root"], path)) if json.loads(r).get("customer_id") not in hashed
+        ]
+        assert others_after == others_before, path
+
+
+def test_only_files_holding_subjects_are_rewritten(erased: dict[str, Any]) -> None:
+    for path in DATASETS:
+        before, after = erased["before"][path], erased["after"][path]
+        assert set(before) == set(after), path  # no file added or removed
+        report = erased["summary"]["datasets"][path]
+        rewritten = {f["file"]: f for f in report["files_rewritten"]}
+        assert rewritten, path
+        for name, (checksum, mtime) in before.items():
+            if name in rewritten:
+                assert rewritten[name]["sha256_before"] == checksum
+                assert rewritten[name]["sha256_after"] == after[name][0] != checksum
+            else:
+                assert after[name] == (checksum, mtime), name  # same bytes, same mtime
+        assert report["files_untouched"] == len(before) - len(rewritten) == report["files_total"] - len(rewritten)
+        assert not list(local(erased["root"], path).glob(f"{rewrite.STAGING_PREFIX}*"))
+
+
+def test_the_summary_counts_rows_per_subject_and_verifies_nothing_is_left(
+    erased: dict[str, Any], subjects: list[dict[str, Any]]
+) -> None:
+    summary = erased["summary"]
+    customers, orders = summary["datasets"][CUSTOMERS.path], summary["datasets"][ORDERS.path]
+    assert customers["rows_matched"] == {s["id"]: 1 for s in subjects}
+    assert customers["rows_deleted"] == 5
+    assert orders["rows_matched"] == {s["id"]: s["orders"] for s in subjects}
+    assert orders["rows_anonymised"] == sum(s["orders"] for s in subjects)
+    assert summary["totals"]["rows_deleted"] == 5
+    assert summary["subjects"] == [s["id"] for s in subjects]
+    for report in summary["datasets"].values():
+        assert report["started_at"] <= report["finished_at"]
+    assert summary["verification"][CUSTOMERS.path] == {
+        "raw_matches": 0,
+        "hashed_matches": 0,
+        "pending": 0,
+        "verified": True,
+    }
+    assert summary["verification"][ORDERS.path] == {
+        "raw_matches": 0,
+        "hashed_matches": sum(s["orders"] for s in subjects),  # the pseudonymised orders are still there
+        "pending": 0,
+        "verified": True,
+    }
+    assert summary["verified"] is True
+
+
+def test_a_second_run_of_the_same_plan_changes_nothing(erased: dict[str, Any]) -> None:
+    second = erased["second"]
+    assert second["totals"]["files_rewritten"] == 0
+    for path in DATASETS:
+        assert second["datasets"][path]["rows_matched_total"] == 0
+        assert second["verification"][path]["pending"] == 0
+    assert erased["after_second"] == erased["after"]
+
+
+def test_identity_values_and_the_hash_key_never_appear_in_output(
+    erased: dict[str, Any], subjects: list[dict[str, Any]]
+) -> None:
+    texts = [
+        json.dumps(erased["summary"]),
+        json.dumps(erased["second"]),
+        erased["output"],
+        erased["events"].read_text(),
+    ]
+    assert "in part-" in erased["output"] or "order_date=" in erased["output"]  # the log was captured
+    for text in texts:
+        assert KEY not in text
+        for subject in subjects:
+            assert subject["keys"]["email"][0].strip().lower() not in text.lower()
+
+
+def test_lineage_lists_the_datasets_as_inputs_and_outputs(erased: dict[str, Any], validate_openlineage: Any) -> None:
+    events = [json.loads(line) for line in erased["events"].read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        validate_openlineage(event)
+    complete = events[1]
+    assert [i["name"] for i in complete["inputs"]] == list(DATASETS)
+    outputs = {o["name"]: o for o in complete["outputs"]}
+    assert list(outputs) == list(DATASETS)
+    masked = outputs[ORDERS.path]["facets"]["columnLineage"]["fields"]["customer_id"]["inputFields"][0]
+    assert masked["transformations"][0]["masking"] is True
+    statistics = outputs[ORDERS.path]["outputFacets"]["outputStatistics"]
+    assert statistics["fileCount"] == erased["summary"]["datasets"][ORDERS.path]["files_rewritten_count"]
+
+
+def test_a_crash_mid_rewrite_leaves_whole_files_and_a_rerun_completes(
+    spark: SparkSession,
+    source_lake: str,
+    subjects: list[dict[str, Any]],
+    erased: dict[str, Any],
+    hash_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = copy_lake(source_lake, tmp_path / "lake")
+    before = files(root, ORDERS.path)
+    plan = plan_for([{"id": s["id"], "keys": s["keys"]} for s in subjects])
+    plan["datasets"] = plan["datasets"][1:]  # orders only: many files
+    calls = {"n": 0}
+    real_fsync = rewrite._fsync
+
+    def failing_fsync(path: Path) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:  # two commits done (two fsyncs each); the third dies after staging its temp file
+            raise OSError("disk went away")
+        real_fsync(path)
+
+    monkeypatch.setattr(rewrite, "_fsync", failing_fsync)
+    with pytest.raises(OSError, match="disk went away"):
+        base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark)
+    monkeypatch.setattr(rewrite, "_fsync", real_fsync)
+
+    crashed = files(root, ORDERS.path)
+    assert set(crashed) == set(before)
+    changed = [name for name in before if crashed[name][0] != before[name][0]]
+    assert len(changed) == 2
+    ids = [s["customer_id"] for s in subjects]
+    # Each file is whole: every one reads as Parquet, and holds either its old bytes or no raw subject rows.
+    every = spark.read.parquet(*[f"{root}/{ORDERS.path}/{name}" for name in sorted(before)])
+    per_file = every.groupBy(F.col("_metadata.file_path").alias("file")).agg(
+        F.count("*").alias("rows"), F.sum(F.col("customer_id").isin(ids).cast("int")).alias("subjects")
+    )
+    found = {str(rewrite.local_path(r["file"]).relative_to(local(root, ORDERS.path))): r for r in per_file.collect()}
+    assert set(found) == set(before)
+    assert all(found[name]["subjects"] == 0 for name in changed)
+    leftovers = list(local(root, ORDERS.path).rglob(f"*{rewrite.TMP_SUFFIX}"))
+    assert len(leftovers) == 1  # the temp file of the third, hidden from readers
+    assert read(spark, root, ORDERS.path).count() == len(erased["rows_before"][ORDERS.path])
+
+    summary = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    report = summary["datasets"][ORDERS.path]
+    total = len(erased["summary"]["datasets"][ORDERS.path]["files_rewritten"])
+    assert report["files_rewritten_count"] == total - 2
+    assert report["leftovers_removed"] == 1
+    assert not list(local(root, ORDERS.path).rglob(f"*{rewrite.TMP_SUFFIX}"))
+    assert summary["verification"][ORDERS.path]["pending"] == 0
+    assert rows_json(read(spark, root, ORDERS.path)) == rows_json(read(spark, erased["root"], ORDERS.path))
+
+
+def test_every_strategy_keeps_types_and_an_anonymised_row_is_not_rewritten_again(
+    spark: SparkSession, hash_key: None, tmp_path: Path
+) -> None:
+    root = "file://" + str(tmp_path)
+    rows = [
+        ("c1", "Ann.Lee@Example.com", "Ann", "Lee", "+4915112345", date(1990, 7, 14), "10115", "2024-05-06 10:30:00"),
+        ("c2", "bo@example.com", "Bo", "Ng", "+4915100000", date(1985, 3, 2), "80331", "2024-02-01 00:00:00"),
+    ]
+    columns = ["customer_id", "email", "first_name", "last_name", "phone", "date_of_birth", "postal_code"]
+    written = spark.createDataFrame(rows, [*columns, "created_at"]).withColumn(
+        "created_at", F.to_timestamp("created_at")
+    )
+    written.coalesce(1).write.parquet(f"{root}/{CUSTOMERS.path}")
+    schema = read(spark, root, CUSTOMERS.path).schema
+    plan = {
+        "subjects": [{"id": str(uuid.uuid4()), "keys": {"email": [" ann.lee@example.COM"]}}],
+        "datasets": [
+            {
+                "dataset": CUSTOMERS.path,
+                "keys": {"email": "email", "customer_id": "customer_id"},  # customer_id is kept as it is
+                "action": "anonymise",
+                "fields": {
+                    "email": "hash",
+                    "phone": "mask",
+                    "postal_code": "postal_prefix",
+                    "date_of_birth": "year_only",
+                    "created_at": "year_only",
+                    "first_name": "nullify",
+                    "last_name": "random",
+                },
+            }
+        ],
+        "hash_key_env": KEY_ENV,
+    }
+    plan["subjects"][0]["keys"]["customer_id"] = ["c1"]
+    first = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    assert first["datasets"][CUSTOMERS.path]["rows_anonymised"] == 1
+    written_back = read(spark, root, CUSTOMERS.path)
+    as_text = F.date_format("created_at", "yyyy-MM-dd HH:mm:ss").alias("created_at_text")
+    after = {r["customer_id"]: r for r in written_back.select(*columns, as_text).collect()}
+    ann = after["c1"]
+    assert ann["email"] == hmac_hex("ann.lee@example.com")
+    assert ann["phone"] == "+*********5"
+    assert ann["postal_code"] == "101"
+    assert ann["date_of_birth"] == date(1990, 1, 1)
+    assert ann["created_at_text"] == "2024-01-01 00:00:00"
+    assert ann["first_name"] is None
+    assert len(ann["last_name"]) == 3
+    assert ann["last_name"] != "Lee"
+    assert after["c2"] == tuple(rows[1])
+    assert read(spark, root, CUSTOMERS.path).schema == schema
+    checksum = files(root, CUSTOMERS.path)
+
+    second = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    report = second["datasets"][CUSTOMERS.path]
+    assert report["files_rewritten_count"] == 0
+    assert report["rows_already_anonymised"] == 1  # still matched by its kept customer_id, but already done
+    assert second["verification"][CUSTOMERS.path]["pending"] == 0
+    assert files(root, CUSTOMERS.path) == checksum
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ("{not json", "the plan is not valid JSON"),
+        ("/nonexistent/plan.json", "cannot read the plan file"),
+        ('{"subjects": [], "datasets": []}', "plan.subjects must be a non-empty list"),
+        ('{"subjects": [{"id": "x", "keys": {"email": ["a@x"]}}], "datasets": [{}]}', "must be a UUID"),
+    ],
+)
+def test_a_bad_plan_fails_the_cli_with_a_clear_error(
+    plan: str, message: str, shared_session: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = base.main(
+        dsr_erase.NAME, dsr_erase.add_arguments, dsr_erase.run, ["--lake", str(tmp_path), "--plan", plan]
+    )
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "PlanError" in captured.err
+    assert message in captured.err
+    assert base.SUMMARY_PREFIX not in captured.out
+
+
+SUBJECT = {"id": str(uuid.UUID(int=1)), "keys": {"customer_id": ["c1"]}}
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"dataset": "raw/customers", "keys": {"customer_id": "customer_id"}, "action": "burn"}, "action must be"),
+        (
+            {"dataset": "raw/customers", "keys": {"customer_id": "customer_id"}, "action": "anonymise", "fields": {}},
+            "an anonymise needs fields",
+        ),
+        (
+            {
+                "dataset": "raw/customers",
+                "keys": {"customer_id": "customer_id"},
+                "action": "anonymise",
+                "fields": {"email": "scramble"},
+            },
+            "unknown strategies",
+        ),
+        (
+            {
+                "dataset": "raw/customers",
+                "keys": {"customer_id": "customer_id"},
+                "action": "anonymise",
+                "fields": {"email": "random"},
+            },
+            "checkable strategy",
+        ),
+        ({"dataset": "../etc", "keys": {"customer_id": "customer_id"}, "action": "delete"}, "unsafe dataset path"),
+    ],
+)
+def test_plan_rules_are_checked_before_anything_runs(rule: dict[str, Any], message: str) -> None:
+    with pytest.raises(engine.PlanError, match=message):
+        engine.parse_plan({"subjects": [SUBJECT], "datasets": [rule]})
+
+
+def test_a_hashing_plan_without_its_key_is_refused(
+    spark: SparkSession, source_lake: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    plan = plan_for([SUBJECT])
+    with pytest.raises(engine.PlanError, match=f"{KEY_ENV} is not set"):
+        base.execute(dsr_erase.NAME, dsr_erase.run, args_for(source_lake, plan), spark=spark)
+
+
+def test_a_column_the_dataset_lacks_is_refused(
+    spark: SparkSession, source_lake: str, hash_key: None, tmp_path: Path
+) -> None:
+    root = copy_lake(source_lake, tmp_path / "lake")
+    plan = plan_for([SUBJECT])
+    plan["datasets"][1]["fields"] = {"iban": "mask"}
+    with pytest.raises(engine.PlanError, match=r"has no columns \['iban'\]"):
+        base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark)
