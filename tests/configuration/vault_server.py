@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import hvac
+import hvac.exceptions
 import pytest
 import requests
 
@@ -90,6 +91,16 @@ class BaoServer:
             time.sleep(0.05)
         # A fresh client: the old one's pooled connections point at the previous process.
         self.root = hvac.Client(url=self.addr, token=self.root_token)
+        # Healthy is not ready: the dev server upgrades its KV mount to version 2 in the background, and answers
+        # "Upgrading from non-versioned to versioned data" to KV calls until that is done.
+        while True:
+            try:
+                self.root.secrets.kv.v2.read_configuration()
+                break
+            except hvac.exceptions.InvalidRequest as exc:
+                if "Upgrading" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def stop(self) -> None:
         """Kill the server (like a crash) and wait until it is gone and its port closed.
