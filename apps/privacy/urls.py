@@ -16,4 +16,6 @@ urlpatterns = [
     path("requests/<uuid:public_id>/<slug:action>/", views.request_action, name="request-action"),
     path("subjects/lookup/", views.subject_lookup, name="subject-lookup"),
     path("subjects/<uuid:public_id>/", views.subject_detail, name="subject-detail"),
+    path("subjects/<uuid:public_id>/restrict/", views.subject_restrict_view, name="subject-restrict"),
+    path("reports/metrics/", views.metrics_report, name="metrics"),
 ]

@@ -27,7 +27,7 @@ from apps.common.models import User
 from apps.privacy import forms
 from apps.privacy.choices import RequestStatus
 from apps.privacy.forms import IntakeForm, LookupForm, QueueFilterForm, add_domain_errors
-from apps.privacy.models import DataSubjectRequest
+from apps.privacy.models import DataSubject, DataSubjectRequest
 from apps.privacy.page_selectors import (
     jurisdictions,
     privacy_time_zone,
@@ -38,6 +38,7 @@ from apps.privacy.page_selectors import (
     subject_page,
 )
 from apps.privacy.planning import plan_approve, plan_build
+from apps.privacy.reports import annual_metrics
 from apps.privacy.requests import (
     request_acknowledge,
     request_cancel,
@@ -46,7 +47,7 @@ from apps.privacy.requests import (
     request_reject,
     request_transition,
 )
-from apps.privacy.services import subject_find
+from apps.privacy.services import subject_find, subject_restrict
 from apps.privacy.verification import (
     VerificationLinkExpired,
     VerificationLinkInvalid,
@@ -304,3 +305,45 @@ def subject_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         audit_record_read(target=content.subject, fields_shown=["identities"], purpose=READ_PURPOSE)
     tz = privacy_time_zone()
     return _render(request, "privacy/subject_detail.html", {"content": content, "subject": content.subject}, tz=tz)
+
+
+SUBJECT_CHANGE_PERMISSION = "privacy.change_datasubject"
+
+
+@require_POST
+def subject_restrict_view(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Restrict a subject's processing (GDPR Art. 18), with the reason, or lift the restriction."""
+    if not (request.user.has_perm(SUBJECT_VIEW_PERMISSION) and request.user.has_perm(SUBJECT_CHANGE_PERMISSION)):
+        return _forbidden(request, reason="change")
+    subject = DataSubject.objects.filter(public_id=public_id).first()
+    if subject is None:
+        raise Http404("No such data subject.")
+    restrict = request.POST.get("restricted") == "1"
+    reason = request.POST.get("reason", "").strip()
+    if restrict and not reason:
+        messages.error(
+            request, "Nothing changed: a restriction needs its reason (e.g. accuracy contested, Art. 18(1)(a))."
+        )
+    else:
+        subject_restrict(subject=subject, restricted=restrict, reason=reason)
+        messages.success(request, "Processing restricted." if restrict else "Restriction lifted.")
+    return redirect("privacy:subject-detail", public_id=subject.public_id)
+
+
+@require_GET
+def metrics_report(request: HttpRequest) -> HttpResponse:
+    """Annual request metrics per type for a regime (``?regime=ccpa&year=2026``)."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        return _forbidden(request)
+    regime = request.GET.get("regime", "ccpa")
+    if regime not in ("ccpa", "gdpr"):
+        regime = "ccpa"
+    this_year = timezone.now().year
+    try:
+        year = int(request.GET.get("year", this_year))
+    except ValueError:
+        year = this_year
+    year = min(max(year, 2018), this_year)
+    rows = annual_metrics(regime=regime, year=year)
+    context = {"rows": rows, "regime": regime, "year": year, "years": list(range(this_year, 2017, -1))}
+    return _render(request, "privacy/metrics.html", context, tz=privacy_time_zone())

@@ -456,3 +456,36 @@ def test_staff_build_review_and_approve_the_plan_from_the_request_page(
     plan = RequestPlan.objects.get(request=dsr)
     assert plan.approved_by == staff
     assert plan.items[0]["action"] == "delete"
+
+
+def test_staff_restrict_a_subject_with_a_reason_and_lift_it(client: Client, make_user: Callable[..., Any]) -> None:
+    from apps.privacy.choices import ConsentAnswer
+    from apps.privacy.services import consent_check
+
+    consent_record(item=ConsentIn(kind="email", value="ana@example.com", purpose="marketing", decision="opt_in"))
+    subject = subject_find(kind="email", value="ana@example.com")
+    assert subject is not None
+    url = f"/privacy/subjects/{subject.public_id}/restrict/"
+    client.force_login(make_user(role="auditor"))
+    assert client.post(url, {"restricted": "1", "reason": "x"}).status_code == 403
+    client.force_login(make_user(role="compliance_officer"))
+    client.post(url, {"restricted": "1", "reason": ""})
+    subject.refresh_from_db()
+    assert not subject.restricted  # a restriction needs its reason
+    page = client.post(url, {"restricted": "1", "reason": "Accuracy contested (Art. 18(1)(a))"}, follow=True)
+    assert b"Processing restricted." in page.content
+    assert consent_check(kind="email", value="ana@example.com", purpose="marketing").answer == ConsentAnswer.RESTRICTED
+    client.post(url, {"restricted": "0"})
+    subject.refresh_from_db()
+    assert not subject.restricted
+
+
+def test_the_annual_metrics_page_counts_requests_per_type(client: Client, make_user: Callable[..., Any]) -> None:
+    request_create(kind="email", value="ana@example.com", request_type="ccpa.delete", channel="web")
+    client.force_login(make_user(role="compliance_officer"))
+    page = client.get("/privacy/reports/metrics/", {"regime": "ccpa", "year": timezone.now().year})
+    assert page.status_code == 200
+    rows = {row.request_type: row for row in page.context["rows"]}
+    assert rows["ccpa.delete"].received == 1
+    assert rows["ccpa.delete"].open == 1
+    assert client.get("/privacy/reports/metrics/", {"regime": "nope", "year": "abc"}).status_code == 200
