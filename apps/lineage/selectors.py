@@ -62,3 +62,20 @@ def field_edges_carrying_tags(*, source_field_ids: Iterable[int]) -> list[tuple[
         masking=False,
     ).values_list("source_id", "target_id")
     return sorted(set(rows))
+
+
+def dataset_neighbours(*, dataset_ids: Iterable[int], direction: str, hops: int) -> dict[int, int]:
+    """The datasets reached from ``dataset_ids`` along the current edges, ``upstream`` (what they are built from) or
+    ``downstream`` (what is built from them), up to ``hops`` hops: {dataset id: nearest hop}; the start is left out."""
+    near, far = ("target_id", "source_id") if direction == "upstream" else ("source_id", "target_id")
+    start = set(dataset_ids)
+    seen: dict[int, int] = {}
+    frontier = set(start)
+    for hop in range(1, hops + 1):
+        reached = set(DatasetEdge.objects.filter(**{f"{near}__in": frontier}).values_list(far, flat=True))
+        reached -= set(seen) | start
+        if not reached:
+            break
+        seen.update(dict.fromkeys(reached, hop))
+        frontier = reached
+    return seen

@@ -38,13 +38,14 @@ def identity_normalise(kind: str, value: str) -> str:
         digits = re.sub(r"\D", "", text)
         if not 6 <= len(digits) <= 15:
             raise IdentityInvalid("Not a phone number.", fields={"value": ["6 to 15 digits"]})
-        text = ("+" if text.startswith(("+", "00")) else "") + digits.removeprefix(
-            "00" if text.startswith("00") else ""
-        )
+        # "+351…" and "00351…" are the same international number.
+        international = text.startswith(("+", "00"))
+        text = ("+" if international else "") + (digits[2:] if text.startswith("00") else digits)
     return text
 
 
-def _key() -> bytes:
+def identity_hash_key() -> bytes:
+    """The key of identity hashes (also of IP-address proofs in the consent ledger)."""
     import base64
 
     from apps.configuration.services import config_get
@@ -55,4 +56,4 @@ def _key() -> bytes:
 def identity_hash(kind: str, value: str) -> str:
     """The keyed hash that finds an identity (64 hex characters); the value is normalised first."""
     normalised = identity_normalise(kind, value)
-    return hmac.new(_key(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(identity_hash_key(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()

@@ -29,6 +29,7 @@ from apps.catalog.services import PERSONAL_ROOT
 from apps.common.errors import Conflict
 from apps.common.models import User
 from apps.configuration.services import config_get
+from apps.lineage.selectors import dataset_neighbours
 from apps.privacy.choices import RequestStatus
 from apps.privacy.models import DataSubjectRequest, RequestEvent, RequestPlan
 
@@ -59,22 +60,6 @@ def _strategy(categories: list[str], identity_kind: str) -> str:
     return IDENTITY_STRATEGY.get(identity_kind, "nullify")
 
 
-def _downstream(dataset_ids: set[int]) -> dict[int, int]:
-    from apps.lineage.models import DatasetEdge
-
-    seen: dict[int, int] = {}
-    frontier = set(dataset_ids)
-    for hop in range(1, DOWNSTREAM_HOPS + 1):
-        targets = set(DatasetEdge.objects.filter(source_id__in=frontier).values_list("target_id", flat=True))
-        targets -= set(seen) | dataset_ids
-        if not targets:
-            break
-        for target in targets:
-            seen[target] = hop
-        frontier = targets
-    return seen
-
-
 def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
     """The plan of a request, built from the current catalog and lineage (not stored)."""
     right = request.request_type.partition(".")[2]
@@ -91,7 +76,9 @@ def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
     for field in fields:
         by_dataset.setdefault(field.dataset_id, []).append(field)
     located = {pk for pk, rows in by_dataset.items() if any(f.identity_kind in kinds for f in rows)}
-    hops = dict.fromkeys(located, 0) | _downstream(located)
+    hops = dict.fromkeys(located, 0) | dataset_neighbours(
+        dataset_ids=located, direction="downstream", hops=DOWNSTREAM_HOPS
+    )
     holds = {str(p) for p in config_get("privacy.legal_hold_policies") or []}
     datasets = {d.pk: d for d in Dataset.objects.filter(pk__in=hops).select_related("retention_policy")}
     items = []

@@ -14,6 +14,7 @@ per request); closing the request resolves it.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -97,7 +98,7 @@ def request_create(
             .first()
         )
         request = DataSubjectRequest.objects.create(
-            reference=f"pending-{timezone.now().timestamp()}"[:20],
+            reference=f"new-{uuid.uuid4().hex[:16]}",  # unique until the row has its id, just below
             subject=subject,
             request_type=request_type,
             regime=request_type.partition(".")[0],

@@ -25,7 +25,7 @@ from apps.catalog.models import DataUse
 from apps.common.errors import DomainError, NotFound
 from apps.common.models import User
 from apps.privacy.choices import ConsentAnswer, ConsentDecision, ConsentSource
-from apps.privacy.identities import _key, identity_hash, identity_normalise
+from apps.privacy.identities import identity_hash, identity_hash_key, identity_normalise
 from apps.privacy.models import ConsentEvent, ConsentState, DataSubject, SubjectIdentity
 
 MAX_BATCH = 1000
@@ -113,7 +113,7 @@ def _purpose(key: str) -> DataUse:
 def _ip_hash(ip: str) -> str:
     if not ip:
         return ""
-    return hmac.new(_key(), f"ip:{ip.strip()}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(identity_hash_key(), f"ip:{ip.strip()}".encode(), hashlib.sha256).hexdigest()
 
 
 def _check(item: ConsentIn) -> None:

@@ -15,7 +15,7 @@ from apps.catalog.models import Dataset
 from apps.quality.choices import Outcome, ScanState
 from apps.quality.models import DatasetQualityDaily, QualityResult, QualityRule, QualityScan, ScanSchedule
 from apps.quality.scores import TRUST_WEIGHTS
-from apps.quality.selectors import daily_trend, dataset_quality_overview, latest_scan
+from apps.quality.selectors import attach_latest_scans, daily_trend, dataset_quality_list, latest_scan
 
 RECENT_SCANS = 20
 TREND_DAYS = 90
@@ -42,7 +42,7 @@ class DashboardRow:
 
 def dashboard_rows() -> list[DashboardRow]:
     """Every dataset with rules, by name, with its scores, outcome counts and failing and warning rules."""
-    overview = dataset_quality_overview()
+    datasets = attach_latest_scans(list(dataset_quality_list()))
     flagged: dict[int, dict[str, list[str]]] = {}
     rows = (
         QualityRule.objects.filter(enabled=True, last_outcome__in=[Outcome.FAIL, Outcome.WARN])
@@ -52,15 +52,14 @@ def dashboard_rows() -> list[DashboardRow]:
     for dataset_id, name, outcome in rows:
         flagged.setdefault(dataset_id, {}).setdefault(outcome, []).append(name)
     out = []
-    for entry in overview:
-        dataset = entry["dataset"]
+    for dataset in datasets:
         names = flagged.get(dataset.pk, {})
         out.append(
             DashboardRow(
                 dataset=dataset,
-                latest=entry["latest"],
-                rules=entry.get("rules", 0),
-                enabled=entry.get("enabled", 0),
+                latest=getattr(dataset, "latest_scan", None),
+                rules=getattr(dataset, "rules", 0),
+                enabled=getattr(dataset, "enabled_rules", 0),
                 failing_rules=names.get(Outcome.FAIL, []),
                 warning_rules=names.get(Outcome.WARN, []),
             )

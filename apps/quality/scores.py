@@ -33,7 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.catalog.models import Dataset
-from apps.quality.choices import SEVERITY_WEIGHTS, Outcome, RuleKind, RuleSeverity, ScanState, ScanTrigger
+from apps.quality.choices import SEVERITY_WEIGHTS, Outcome, RuleKind, RuleSeverity
 
 CREDIT = {Outcome.PASS: 1.0, Outcome.WARN: 0.5, Outcome.FAIL: 0.0}
 TRUST_WEIGHTS = {"quality": 0.6, "freshness": 0.2, "upstream": 0.2}
@@ -76,37 +76,23 @@ def freshness_score(dataset: Dataset, results: Sequence[Scored], *, now: datetim
 
 def upstream_datasets(dataset_id: int, *, hops: int = UPSTREAM_HOPS) -> dict[int, int]:
     """The datasets this one is built from, up to ``hops`` lineage hops up: {dataset id: nearest hop}."""
-    from apps.lineage.models import DatasetEdge
+    from apps.lineage.selectors import dataset_neighbours
 
-    seen: dict[int, int] = {}
-    frontier = {dataset_id}
-    for hop in range(1, hops + 1):
-        sources = set(DatasetEdge.objects.filter(target_id__in=frontier).values_list("source_id", flat=True))
-        sources -= set(seen) | {dataset_id}
-        if not sources:
-            break
-        for source in sources:
-            seen[source] = hop
-        frontier = sources
-    return seen
+    return dataset_neighbours(dataset_ids=[dataset_id], direction="upstream", hops=hops)
 
 
 def latest_quality_scores(dataset_ids: Iterable[int]) -> dict[int, float]:
     """The quality score of each dataset's latest finished, scored scan (one row per dataset is read)."""
-    from django.db.models import OuterRef, Subquery
-
-    from apps.quality.models import QualityScan
+    from apps.quality.selectors import latest_counted_scan
 
     ids = list(dataset_ids)
     if not ids:
         return {}
-    latest = (
-        QualityScan.objects.filter(dataset_id=OuterRef("pk"), state=ScanState.SUCCEEDED, quality_score__isnull=False)
-        .exclude(trigger=ScanTrigger.TEST)
-        .order_by("-finished_at", "-pk")
-        .values("quality_score")[:1]
+    rows = (
+        Dataset.objects.filter(pk__in=ids)
+        .annotate(score=latest_counted_scan("quality_score", scored=True))
+        .values_list("pk", "score")
     )
-    rows = Dataset.objects.filter(pk__in=ids).annotate(score=Subquery(latest)).values_list("pk", "score")
     return {pk: score for pk, score in rows if score is not None}
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from apps.catalog.models import Dataset
 from apps.quality.choices import Outcome, ScanState, ScanTrigger
@@ -49,31 +47,39 @@ def daily_trend(*, dataset: Dataset, days: int = 90) -> list[DatasetQualityDaily
     return list(reversed(list(rows)))
 
 
-def dataset_quality_overview() -> list[dict[str, Any]]:
-    """Per dataset with rules: rule counts, the latest scored scan's scores and outcome counts, failing rules."""
-    datasets = (
-        Dataset.objects.filter(quality_rules__isnull=False).distinct().order_by("name").only("pk", "name", "public_id")
+def latest_counted_scan(value: str = "pk", *, scored: bool = False) -> Subquery:
+    """Per outer dataset (``OuterRef("pk")``), ``value`` of its latest finished scan that counts in scores (test runs
+    do not); with ``scored``, of the latest one that has a quality score."""
+    scans = QualityScan.objects.filter(dataset_id=OuterRef("pk"), state=ScanState.SUCCEEDED).exclude(
+        trigger=ScanTrigger.TEST
     )
-    newest = (
-        QualityScan.objects.filter(dataset_id=OuterRef("pk"), state=ScanState.SUCCEEDED)
-        .exclude(trigger=ScanTrigger.TEST)
-        .order_by("-finished_at", "-pk")
-        .values("pk")[:1]
-    )
-    latest_ids = datasets.annotate(latest_scan=Subquery(newest)).values_list("latest_scan", flat=True)
-    latest = {
-        scan.dataset_id: scan
-        for scan in QualityScan.objects.filter(pk__in=[pk for pk in latest_ids if pk is not None]).only(
-            "dataset_id", "public_id", "quality_score", "trust_score", "outcomes", "finished_at", "rows_scanned"
+    if scored:
+        scans = scans.filter(quality_score__isnull=False)
+    return Subquery(scans.order_by("-finished_at", "-pk").values(value)[:1])
+
+
+def dataset_quality_list() -> QuerySet[Dataset]:
+    """Datasets that have quality rules, by name, with their rule counts (all, enabled, failing, warning), schedule,
+    and the id of their latest counted scan (``latest_scan_pk``; see ``attach_latest_scans``)."""
+    enabled = Q(quality_rules__enabled=True)
+    return (
+        Dataset.objects.filter(pk__in=QualityRule.objects.values("dataset_id"))
+        .select_related("quality_schedule__periodic_task")
+        .annotate(
+            rules=Count("quality_rules"),
+            enabled_rules=Count("quality_rules", filter=enabled),
+            failing_rules=Count("quality_rules", filter=enabled & Q(quality_rules__last_outcome=Outcome.FAIL)),
+            warning_rules=Count("quality_rules", filter=enabled & Q(quality_rules__last_outcome=Outcome.WARN)),
+            latest_scan_pk=latest_counted_scan(),
         )
-    }
-    counts: dict[int, dict[str, int]] = {}
-    for rule in QualityRule.objects.filter(dataset__in=datasets).only("dataset_id", "enabled", "last_outcome"):
-        entry = counts.setdefault(rule.dataset_id, {"rules": 0, "enabled": 0, "failing": 0, "warning": 0})
-        entry["rules"] += 1
-        entry["enabled"] += int(rule.enabled)
-        entry["failing"] += int(rule.enabled and rule.last_outcome == Outcome.FAIL)
-        entry["warning"] += int(rule.enabled and rule.last_outcome == Outcome.WARN)
-    return [
-        {"dataset": dataset, "latest": latest.get(dataset.pk), **counts.get(dataset.pk, {})} for dataset in datasets
-    ]
+        .order_by("name", "pk")
+    )
+
+
+def attach_latest_scans(datasets: list[Dataset]) -> list[Dataset]:
+    """Load the latest scans of datasets from ``dataset_quality_list()`` in one query (``dataset.latest_scan``)."""
+    wanted = [getattr(d, "latest_scan_pk", None) for d in datasets]
+    scans = QualityScan.objects.in_bulk([pk for pk in wanted if pk is not None])
+    for dataset, pk in zip(datasets, wanted, strict=True):
+        setattr(dataset, "latest_scan", scans.get(pk) if pk is not None else None)  # noqa: B010 - not a model field
+    return datasets

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -26,7 +26,6 @@ from apps.common.api.views import request_user
 from apps.quality import selectors
 from apps.quality.api import serializers as s
 from apps.quality.api.filters import DatasetQualityFilter, ResultFilter, RuleFilter, ScanFilter
-from apps.quality.choices import Outcome, ScanState, ScanTrigger
 from apps.quality.models import QualityResult, QualityRule, QualityScan
 from apps.quality.rules import RuleInvalid, RuleSpec
 from apps.quality.samples import samples_view
@@ -39,39 +38,6 @@ def scan_detail_list() -> QuerySet[QualityScan]:
     """Scans with their results (without samples) and each result's rule."""
     results = QualityResult.objects.defer("samples").select_related("rule").order_by("rule_name", "pk")
     return selectors.scan_list().prefetch_related(Prefetch("results", queryset=results))
-
-
-def dataset_quality_list() -> QuerySet[Dataset]:
-    """Datasets that have quality rules, with their rule counts, schedule, and the id of their latest finished scan
-    that counts in scores (test runs do not)."""
-    latest = (
-        QualityScan.objects.filter(dataset=OuterRef("pk"), state=ScanState.SUCCEEDED)
-        .exclude(trigger=ScanTrigger.TEST)
-        .order_by("-finished_at", "-pk")
-        .values("pk")[:1]
-    )
-    enabled = Q(quality_rules__enabled=True)
-    return (
-        Dataset.objects.filter(pk__in=QualityRule.objects.values("dataset_id"))
-        .select_related("quality_schedule__periodic_task")
-        .annotate(
-            rules=Count("quality_rules"),
-            enabled_rules=Count("quality_rules", filter=enabled),
-            failing_rules=Count("quality_rules", filter=enabled & Q(quality_rules__last_outcome=Outcome.FAIL)),
-            warning_rules=Count("quality_rules", filter=enabled & Q(quality_rules__last_outcome=Outcome.WARN)),
-            latest_scan_pk=Subquery(latest),
-        )
-        .order_by("name", "pk")
-    )
-
-
-def attach_latest_scans(datasets: list[Dataset]) -> list[Dataset]:
-    """Load the latest scans of a page of ``dataset_quality_list()`` in one query (``dataset.latest_scan``)."""
-    wanted = [getattr(d, "latest_scan_pk", None) for d in datasets]
-    scans = QualityScan.objects.in_bulk([pk for pk in wanted if pk is not None])
-    for dataset, pk in zip(datasets, wanted, strict=True):
-        setattr(dataset, "latest_scan", scans.get(pk) if pk is not None else None)  # noqa: B010 - not a model field
-    return datasets
 
 
 def _scan_response(scan: QualityScan, status_code: int = status.HTTP_200_OK) -> Response:
@@ -255,18 +221,18 @@ class DatasetQualityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     def get_queryset(self) -> QuerySet[Dataset]:
         # A schedule may be set before the dataset's first rule.
-        return Dataset.objects.all() if self.action == "schedule" else dataset_quality_list()
+        return Dataset.objects.all() if self.action == "schedule" else selectors.dataset_quality_list()
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return s.DatasetQualitySerializer if self.action == "list" else s.DatasetQualityDetailSerializer
 
     def paginate_queryset(self, queryset: QuerySet[Dataset]) -> list[Dataset] | None:  # type: ignore[override]
         page = super().paginate_queryset(queryset)
-        return None if page is None else attach_latest_scans(list(page))
+        return None if page is None else selectors.attach_latest_scans(list(page))
 
     def get_object(self) -> Dataset:
         dataset = super().get_object()
-        return dataset if self.action == "schedule" else attach_latest_scans([dataset])[0]
+        return dataset if self.action == "schedule" else selectors.attach_latest_scans([dataset])[0]
 
     @extend_schema(request=s.ScheduleInputSerializer, responses=s.ScanScheduleSerializer)
     @action(detail=True, methods=["put"])
