@@ -30,11 +30,12 @@ def dev_fernet_keys(secrets_dir: Path) -> None:
     path.write_text(Fernet.generate_key().decode())
 
 
-def dev_identity_hash_key(secrets_dir: Path) -> None:
-    """The development key of identity hashes as the secret file ``secrets.identity_hash_key``, created once."""
+def dev_random_key(secrets_dir: Path, name: str) -> None:
+    """A development key of 32 random bytes (url-safe base64) as the secret file ``name``, created once: the identity
+    hash key, the anonymisation key, the certificate signing key (an Ed25519 seed)."""
     import base64
 
-    path = secrets_dir / "secrets.identity_hash_key"
+    path = secrets_dir / name
     if path.exists():
         return
     secrets_dir.mkdir(parents=True, exist_ok=True)

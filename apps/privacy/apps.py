@@ -19,6 +19,11 @@ class PrivacyConfig(AppConfig):
         Governed("privacy.SubjectIdentity", sensitivity=25, masked=("value", "value_hash")),
         Governed("privacy.ConsentEvent", sensitivity=15, masked=("ip_hash", "user_agent")),
         Governed("privacy.DataSubjectRequest", sensitivity=20, masked=("details",), ignored=("updated_at",)),
+        Governed("privacy.RequestRun", sensitivity=20, masked=("document",)),
+        Governed("privacy.ErasureCertificate", sensitivity=10),
+        Governed("privacy.ExportPackage", sensitivity=20),
+        Governed("privacy.RetentionRule", sensitivity=10),
+        Governed("privacy.RetentionRun", sensitivity=10),
     ]
     periodic_tasks = [
         PeriodicTaskSpec(
@@ -27,4 +32,17 @@ class PrivacyConfig(AppConfig):
             every_seconds=900,
             description="Raise deadline reminders (7, 3, 1 days before) and breaches of data-subject requests.",
         ),
+        PeriodicTaskSpec(
+            name="privacy.sweep_runs",
+            task="privacy.sweep_runs",
+            every_seconds=60,
+            description="Record finished request runs whose task was lost; purge expired export packages.",
+        ),
     ]
+
+    def ready(self) -> None:
+        from apps.privacy.receivers import on_spark_run_environment, on_spark_run_finished
+        from apps.sparkruns.signals import spark_run_environment, spark_run_finished
+
+        spark_run_environment.connect(on_spark_run_environment, dispatch_uid="privacy.job_environment")
+        spark_run_finished.connect(on_spark_run_finished, dispatch_uid="privacy.consume_spark_runs")

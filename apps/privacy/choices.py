@@ -81,3 +81,21 @@ OPEN_STATUSES = (
     RequestStatus.VERIFIED,
     RequestStatus.IN_PROGRESS,
 )
+
+
+class RunKind(models.TextChoices):
+    EXPORT = "export", "Export package"
+    ERASE = "erase", "Erasure"
+    UPDATE = "update", "Rectification"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class RetentionMode(models.TextChoices):
+    DRY_RUN = "dry_run", "Dry run"
+    APPLY = "apply", "Apply"

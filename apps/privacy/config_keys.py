@@ -28,6 +28,45 @@ declare(
     validator=_hash_key,
 )
 declare(
+    "secrets.anonymisation_key",
+    "str",
+    None,
+    "Key of the keyed hash (HMAC-SHA256) that erasure, rectification and retention jobs use to pseudonymise values "
+    "(url-safe base64, at least 32 bytes). Handed to the job in its environment, never in its arguments; the same "
+    "key gives the same pseudonym in every dataset, so joins keep working.",
+    secret=True,
+    validator=_hash_key,
+)
+declare(
+    "secrets.certificate_signing_key",
+    "str",
+    None,
+    "Ed25519 private key (its 32-byte seed, url-safe base64) that signs erasure certificates. Its public key is "
+    "published on every certificate; keep old public keys to verify old certificates after a rotation.",
+    secret=True,
+    validator=_hash_key,
+)
+declare(
+    "privacy.package_hours",
+    "int",
+    168,
+    "How long an access/portability package can be downloaded before it expires and its file is removed.",
+    min_value=1,
+    max_value=2160,
+)
+declare(
+    "privacy.package_dir",
+    "str",
+    "",
+    "Where encrypted export packages are kept (default: var/dsr-packages).",
+)
+declare(
+    "privacy.retention_auto_apply",
+    "bool",
+    False,
+    "Apply retention automatically after a dry run with no surprises; off: staff apply a reviewed dry run.",
+)
+declare(
     "privacy.holidays",
     "list",
     [],

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from apps.catalog.models import DataUse
+from apps.catalog.choices import RetentionAction
+from apps.catalog.models import DataCategory, Dataset, DataUse
 from apps.common.models import PublicIdModel
 from apps.configuration.fields import EncryptedTextField
 from apps.privacy.choices import (
@@ -17,6 +18,9 @@ from apps.privacy.choices import (
     Regime,
     RequestStatus,
     RequestType,
+    RetentionMode,
+    RunKind,
+    RunStatus,
 )
 
 
@@ -167,3 +171,139 @@ class RequestPlan(models.Model):
 
     def __str__(self) -> str:
         return f"plan of {self.request_id}"
+
+
+class RequestRun(PublicIdModel):
+    """One execution of a request's approved plan by a Spark job (export, erasure or rectification).
+
+    ``plan`` is what ran, per dataset, without the subject's identity values; those (and a rectification's new
+    values) are in ``document``, encrypted, and reach the job in a private file, never in its arguments."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=10, choices=RunKind.choices)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    spark_run = models.OneToOneField(
+        "sparkruns.SparkRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="privacy_run"
+    )
+    plan = models.JSONField(default=list, blank=True)
+    document = EncryptedTextField(
+        blank=True,
+        help_text="The job's plan document (identity and rectification values), Fernet-encrypted; cleared when the "
+        "run ends.",
+    )
+    summary = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(status__in=["queued", "running"]),
+                name="privacy_one_active_run_per_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} run of {self.request_id}"
+
+
+class ErasureCertificate(PublicIdModel):
+    """Proof of erasure: the signed record of what a run changed and what the verification scan found."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="certificates")
+    run = models.OneToOneField(RequestRun, on_delete=models.PROTECT, related_name="certificate")
+    number = models.CharField(max_length=30, unique=True)
+    issued_at = models.DateTimeField()
+    document = models.TextField(help_text="The certified document: canonical JSON (sorted keys, no spaces).")
+    sha256 = models.CharField(max_length=64)
+    signature = models.TextField(help_text="Ed25519 signature of the document, base64.")
+    key_id = models.CharField(max_length=64, help_text="SHA-256 of the raw public key that verifies it.")
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ExportPackage(PublicIdModel):
+    """An access/portability package: the job's zip, encrypted at rest, downloadable until it expires."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="packages")
+    run = models.OneToOneField(RequestRun, on_delete=models.CASCADE, related_name="package")
+    path = models.CharField(max_length=300, help_text="The encrypted file, relative to the package directory.")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the zip before encryption.")
+    size = models.PositiveBigIntegerField()
+    rows = models.JSONField(default=dict, blank=True, help_text="Rows per dataset.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    downloads = models.PositiveIntegerField(default=0)
+    purged_at = models.DateTimeField(null=True, blank=True, help_text="When the expired file was removed.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"package of {self.request_id}"
+
+
+class RetentionRule(PublicIdModel):
+    """How long rows are kept: for one dataset, or every dataset holding a data category; rows older than ``days``
+    by ``time_field`` are deleted or have their personal fields anonymised."""
+
+    name = models.CharField(max_length=100, unique=True)
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(DataCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    time_field = models.CharField(max_length=200, help_text="The date or timestamp column that ages a row.")
+    days = models.PositiveIntegerField()
+    action = models.CharField(max_length=12, choices=RetentionAction.choices, default=RetentionAction.DELETE)
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(dataset__isnull=False, category__isnull=True)
+                | Q(dataset__isnull=True, category__isnull=False),
+                name="privacy_retention_rule_one_target",
+            ),
+            models.CheckConstraint(condition=Q(days__gt=0), name="privacy_retention_rule_days_positive"),
+            models.CheckConstraint(
+                condition=Q(action__in=["delete", "anonymise"]), name="privacy_retention_rule_action"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.days} days)"
+
+
+class RetentionRun(PublicIdModel):
+    """One retention pass over the lake: a dry run reports what would expire; an applied run follows a dry run."""
+
+    mode = models.CharField(max_length=10, choices=RetentionMode.choices)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    as_of = models.DateTimeField(help_text="Rows older than each rule's days before this moment expire.")
+    spark_run = models.OneToOneField(
+        "sparkruns.SparkRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="retention_run"
+    )
+    policy = models.JSONField(default=dict, help_text="The policy document the job ran, per dataset.")
+    skipped = models.JSONField(default=list, blank=True, help_text="Rules or datasets left out, with the reason.")
+    summary = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    dry_run = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="applied_by")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"retention {self.mode} {self.as_of:%Y-%m-%d}"

@@ -15,14 +15,16 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet
 
 from apps.configuration.services import config_get
-from apps.privacy.choices import OPEN_STATUSES, IdentityKind, RequestStatus
+from apps.privacy.choices import OPEN_STATUSES, IdentityKind, RequestStatus, RunKind, RunStatus
 from apps.privacy.deadlines import days_left, is_breached
+from apps.privacy.execution import run_kind, updatable_fields
 from apps.privacy.models import (
     ConsentEvent,
     DataSubject,
     DataSubjectRequest,
     RequestEvent,
     RequestPlan,
+    RequestRun,
     SubjectIdentity,
 )
 from apps.privacy.requests import request_extendable, request_next_statuses
@@ -160,6 +162,13 @@ class RequestPage:
     extendable: bool
     plan: RequestPlan | None = None
     actions: list[str] = field(default_factory=list)
+    runs: list[RequestRun] = field(default_factory=list)
+    run_kind: str | None = None
+    updatable: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def active_run(self) -> RequestRun | None:
+        return next((r for r in self.runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)), None)
 
     @property
     def has_email(self) -> bool:
@@ -217,6 +226,13 @@ def request_page(*, public_id: uuid.UUID, now: datetime, tz: str) -> RequestPage
         .distinct()
     ]
     extendable = request_extendable(request, now=now)
+    plan = RequestPlan.objects.filter(request=request).select_related("approved_by").first()
+    runs = list(
+        RequestRun.objects.filter(request=request)
+        .select_related("spark_run", "certificate", "package", "requested_by")
+        .order_by("-created_at", "-pk")
+    )
+    kind = run_kind(request)
     page = RequestPage(
         request=request,
         timeline=timeline,
@@ -224,13 +240,21 @@ def request_page(*, public_id: uuid.UUID, now: datetime, tz: str) -> RequestPage
         identity_kinds=identity_kinds,
         countdown=countdown(request, now=now, tz=tz),
         extendable=extendable,
-        plan=RequestPlan.objects.filter(request=request).select_related("approved_by").first(),
+        plan=plan,
+        runs=runs,
+        run_kind=kind,
+        updatable=updatable_fields(plan) if plan is not None and kind == RunKind.UPDATE else {},
     )
     page.actions.extend(request_actions(request, extendable=extendable, has_email=page.has_email))
     if request.status in (RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS):
         page.actions.insert(0, "plan")
-        if page.plan is not None and page.plan.approved_at is None:
+        if plan is not None and plan.approved_at is None:
             page.actions.insert(1, "approve-plan")
+        runnable = [i for i in (plan.items if plan else []) if i["action"] != "review"]
+        if kind and plan is not None and plan.approved_at and runnable and page.active_run is None:
+            page.actions.insert(0, "run")
+    if page.has_email and any(r.status == RunStatus.SUCCEEDED and hasattr(r, "package") for r in runs):
+        page.actions.append("send-package-link")
     return page
 
 

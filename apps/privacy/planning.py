@@ -109,7 +109,7 @@ def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
                 "namespace": dataset.namespace,
                 "keys": keys,
                 "action": action,
-                "fields": personal if action in ("anonymise", "export") else {},
+                "fields": personal if action in ("anonymise", "export", "update") else {},
                 "hold": hold,
                 "reason": reason,
                 "hops": hops[pk],

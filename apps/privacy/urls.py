@@ -18,4 +18,8 @@ urlpatterns = [
     path("subjects/<uuid:public_id>/", views.subject_detail, name="subject-detail"),
     path("subjects/<uuid:public_id>/restrict/", views.subject_restrict_view, name="subject-restrict"),
     path("reports/metrics/", views.metrics_report, name="metrics"),
+    path("certificates/<uuid:public_id>/", views.certificate_detail, name="certificate"),
+    path("certificates/<uuid:public_id>/signed.json", views.certificate_json, name="certificate-json"),
+    path("packages/<uuid:public_id>/download/", views.package_staff_download, name="package-download"),
+    path("package/<str:token>/", views.package_link, name="package-link"),
 ]

@@ -7,6 +7,7 @@ queue, the request page with its actions, staff intake, and the subject lookup a
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -25,9 +26,18 @@ from apps.audit.services import audit_record_read
 from apps.common.errors import DomainError
 from apps.common.models import User
 from apps.privacy import forms
+from apps.privacy.certificates import certificate_export, certificate_verify, public_key_b64
 from apps.privacy.choices import RequestStatus
+from apps.privacy.execution import request_run_start
 from apps.privacy.forms import IntakeForm, LookupForm, QueueFilterForm, add_domain_errors
-from apps.privacy.models import DataSubject, DataSubjectRequest
+from apps.privacy.models import DataSubject, DataSubjectRequest, ErasureCertificate, ExportPackage
+from apps.privacy.packages import (
+    PackageLinkInvalid,
+    PackageUnavailable,
+    package_download,
+    package_from_link,
+    package_link_send,
+)
 from apps.privacy.page_selectors import (
     jurisdictions,
     privacy_time_zone,
@@ -203,7 +213,29 @@ def _approve_plan(request: HttpRequest, dsr: DataSubjectRequest) -> str:
     return "Plan approved."
 
 
+def _run(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    """Run the approved plan; a rectification's new values come as ``update:<dataset>:<field>`` inputs."""
+    updates: dict[str, dict[str, str]] = {}
+    for name in request.POST:
+        value = request.POST.get(name, "")
+        if name.startswith("update:") and name.count(":") >= 2 and value.strip():
+            _, dataset, column = name.split(":", 2)
+            updates.setdefault(dataset, {})[column] = value
+    run = request_run_start(request=dsr, actor=_actor(request), updates=updates or None)
+    return f"{run.get_kind_display()} started; this page follows its progress."
+
+
+def _send_package_link(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    package = ExportPackage.objects.filter(request=dsr, purged_at__isnull=True).order_by("-created_at").first()
+    if package is None:
+        raise PackageUnavailable("No package to send.")
+    package_link_send(package=package, base_url=request.build_absolute_uri("/"))
+    return "Download link e-mailed to the subject."
+
+
 ACTIONS: dict[str, Callable[[HttpRequest, DataSubjectRequest], str]] = {
+    "run": _run,
+    "send-package-link": _send_package_link,
     "plan": _plan,
     "approve-plan": _approve_plan,
     "send-link": _send_link,
@@ -347,3 +379,75 @@ def metrics_report(request: HttpRequest) -> HttpResponse:
     rows = annual_metrics(regime=regime, year=year)
     context = {"rows": rows, "regime": regime, "year": year, "years": list(range(this_year, 2017, -1))}
     return _render(request, "privacy/metrics.html", context, tz=privacy_time_zone())
+
+
+@require_GET
+def certificate_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """An erasure certificate: what it states, its signature and whether it verifies under the current key."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        return _forbidden(request)
+    certificate = ErasureCertificate.objects.select_related("request").filter(public_id=public_id).first()
+    if certificate is None:
+        raise Http404("No such certificate.")
+    context = {
+        "certificate": certificate,
+        "dsr": certificate.request,
+        "document": json.loads(certificate.document),
+        "valid": certificate_verify(certificate),
+        "public_key": public_key_b64(),
+    }
+    return _render(request, "privacy/certificate.html", context, tz=privacy_time_zone())
+
+
+@require_GET
+def certificate_json(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The certificate as a self-contained signed JSON file, for the subject or an auditor to check."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        return _forbidden(request)
+    certificate = ErasureCertificate.objects.filter(public_id=public_id).first()
+    if certificate is None:
+        raise Http404("No such certificate.")
+    response = JsonResponse(certificate_export(certificate), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{certificate.number}.json"'
+    return response
+
+
+def _zip_response(data: bytes, package: ExportPackage) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{package.request.reference}-data.zip"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def package_staff_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Staff download of a request's package (an audited export of the subject's data)."""
+    if not request.user.has_perm(CHANGE_PERMISSION):
+        return _forbidden(request, reason="change")
+    package = ExportPackage.objects.select_related("request").filter(public_id=public_id).first()
+    if package is None:
+        raise Http404("No such package.")
+    try:
+        data = package_download(package=package, by=request.user.get_username())
+    except PackageUnavailable as exc:
+        messages.error(request, f"{package.request.reference}: {exc.detail}")
+        return redirect("privacy:request-detail", public_id=package.request.public_id)
+    return _zip_response(data, package)
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def package_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The subject's download link: GET shows the page, its POST downloads (link scanners download nothing)."""
+    try:
+        package = package_from_link(token)
+        if request.method == "POST":
+            return _zip_response(package_download(package=package, by="the subject (e-mailed link)"), package)
+        context: dict[str, Any] = {"package": package, "reference": package.request.reference, "error": None}
+        status = 200 if package.purged_at is None and package.expires_at > timezone.now() else 410
+        if status == 410:
+            context["error"] = "This download has expired."
+    except (PackageLinkInvalid, PackageUnavailable) as exc:
+        context, status = {"package": None, "error": exc.detail}, exc.status
+    return render(request, "privacy/package_link.html", context, status=status)

@@ -33,3 +33,5 @@ class Job(models.TextChoices):
     PII_SCAN = "pii_scan", "Scan for personal data"
     QUALITY_SCAN = "quality_scan", "Evaluate data-quality rules"
     DSR_ERASE = "dsr_erase", "Erase data subjects (delete or anonymise, file by file)"
+    DSR_EXPORT = "dsr_export", "Export data subjects' rows (access and portability packages)"
+    RETENTION = "retention", "Apply retention policies (dry run or delete/anonymise expired rows)"

@@ -177,9 +177,25 @@ def _submit_to_backend(run: SparkRun, lost_submission: bool) -> Any:
         if found is not None:
             return found
     spec = JobSpec(
-        job=run.job, args=job_arguments(run), run_id=str(run.run_id), timeout_seconds=run.timeout_seconds, env={}
+        job=run.job,
+        args=job_arguments(run),
+        run_id=str(run.run_id),
+        timeout_seconds=run.timeout_seconds,
+        env=job_environment(run),
     )
     return backend.submit(spec)
+
+
+def job_environment(run: SparkRun) -> dict[str, str]:
+    """The environment other apps give a run's job (``spark_run_environment`` receivers): keys it must not see in
+    its arguments. Values are never logged; a failing receiver fails the submission rather than run without them."""
+    from apps.sparkruns.signals import spark_run_environment
+
+    env: dict[str, str] = {}
+    for _receiver, result in spark_run_environment.send(sender=SparkRun, run=run):
+        if isinstance(result, dict):
+            env.update(result)
+    return env
 
 
 def _dependency_met(run: SparkRun) -> bool:

@@ -19,10 +19,11 @@ if not SECRET_KEY:
 
 # Secrets of the embedded mode (the Fernet keyring) live as secret files in the git-ignored var/secrets.
 PORTAL_SECRETS_DIR = env.str("PORTAL_SECRETS_DIR", default=str(VAR_DIR / "secrets"))
-from apps.common.devkeys import dev_fernet_keys, dev_identity_hash_key  # noqa: E402
+from apps.common.devkeys import dev_fernet_keys, dev_random_key  # noqa: E402
 
 dev_fernet_keys(Path(PORTAL_SECRETS_DIR))
-dev_identity_hash_key(Path(PORTAL_SECRETS_DIR))
+for _name in ("secrets.identity_hash_key", "secrets.anonymisation_key", "secrets.certificate_signing_key"):
+    dev_random_key(Path(PORTAL_SECRETS_DIR), _name)
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 from apps.common.logging import build_logging_config  # noqa: E402

@@ -52,11 +52,13 @@ if not os.environ.get("ECAP_SECRETS__FERNET_KEYS"):
     from cryptography.fernet import Fernet
 
     os.environ["ECAP_SECRETS__FERNET_KEYS"] = Fernet.generate_key().decode()
-if not os.environ.get("ECAP_SECRETS__IDENTITY_HASH_KEY"):
-    import base64
-    import secrets
+# The identity hash key, the anonymisation key and the certificate signing key (32 random bytes each), likewise.
+for _name in ("IDENTITY_HASH_KEY", "ANONYMISATION_KEY", "CERTIFICATE_SIGNING_KEY"):
+    if not os.environ.get(f"ECAP_SECRETS__{_name}"):
+        import base64
+        import secrets
 
-    os.environ["ECAP_SECRETS__IDENTITY_HASH_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        os.environ[f"ECAP_SECRETS__{_name}"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 PORTAL_SECRETS_DIR = env.str("PORTAL_SECRETS_DIR", default="/nonexistent/ecap-test-secrets")
 # Reload checks are off by default so query counts stay exact; hot-reload tests switch them on.
 CONFIG_RELOAD_INTERVAL_SECONDS = env.float("CONFIG_RELOAD_INTERVAL_SECONDS", default=None)

@@ -18,6 +18,7 @@ ALLOW_LIST = {
     r"^integrations/v1/": "alert intake and heartbeat pings: the integration's secret token is the credential",
     r"^incidents/remediation/approve/": "signed, expiring approval links: the signature names the approver",
     r"^privacy/verify/": "signed, expiring identity-verification links e-mailed to a data subject",
+    r"^privacy/package/": "signed, expiring package-download links e-mailed to a data subject (POST downloads)",
 }
 
 
