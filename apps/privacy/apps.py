@@ -38,6 +38,12 @@ class PrivacyConfig(AppConfig):
             every_seconds=60,
             description="Record finished request runs whose task was lost; purge expired export packages.",
         ),
+        PeriodicTaskSpec(
+            name="privacy.retention_cycle",
+            task="privacy.retention_cycle",
+            crontab="30 2 * * *",
+            description="Retention: today's dry run, then (when it succeeds) the retention job with its policy.",
+        ),
     ]
 
     def ready(self) -> None:

@@ -63,8 +63,9 @@ declare(
 declare(
     "privacy.retention_auto_apply",
     "bool",
-    False,
-    "Apply retention automatically after a dry run with no surprises; off: staff apply a reviewed dry run.",
+    True,
+    "Apply the daily retention dry run automatically once it succeeds; off: staff apply a reviewed dry run from "
+    "the retention page. Dry runs started by staff are always applied by hand.",
 )
 declare(
     "privacy.holidays",

@@ -1,5 +1,6 @@
 """Demo data of privacy: consent decisions of a few demo customers (one through a Global Privacy Control signal),
-and open data-subject requests at different points of their deadlines."""
+open data-subject requests at different points of their deadlines (the verified erasure with its plan built and
+approved, ready to run), and the retention rules of the analytics platform."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.catalog.models import DataCategory, Dataset
+from apps.common.models import User
 from apps.privacy.choices import ConsentDecision, ConsentSource, RequestStatus
-from apps.privacy.models import ConsentEvent, DataSubjectRequest
+from apps.privacy.models import ConsentEvent, DataSubjectRequest, RetentionRule
+from apps.privacy.planning import plan_approve, plan_build
 from apps.privacy.requests import request_create, request_transition
 from apps.privacy.services import ConsentIn, consent_record_many
 
@@ -27,6 +31,35 @@ REQUESTS = (
 )
 
 
+# (name, dataset or category key, time column, days, action, description): the platform's retention periods.
+RETENTION = (
+    ("user-events-13-months", "raw/user_events", "event_ts", 395, "delete", "Clickstream is kept 13 months."),
+    ("inactive-customers-7-years", "raw/customers", "updated_at", 2555, "anonymise",
+     "Customers inactive for 7 years lose their personal fields; the row stays for order history."),
+    ("analytics-3-years", "analytics/rfm_segments", "as_of", 1095, "delete", "Analytics outputs are kept 3 years."),
+    ("ip-addresses-2-years", "user.device.ip_address", "order_ts", 730, "anonymise",
+     "IP addresses of orders are masked after 2 years, wherever the category is found."),
+)  # fmt: skip
+
+
+def seed_retention() -> int:
+    """The retention rules, once; returns how many were added."""
+    added = 0
+    for name, target, column, days, action, description in RETENTION:
+        if RetentionRule.objects.filter(name=name).exists():
+            continue
+        dataset = Dataset.objects.filter(name=target).order_by("pk").first()
+        category = None if dataset else DataCategory.objects.filter(key=target).first()
+        if dataset is None and category is None:
+            continue
+        RetentionRule.objects.create(
+            name=name, dataset=dataset, category=category, time_field=column, days=days, action=action,
+            description=description,
+        )  # fmt: skip
+        added += 1
+    return added
+
+
 def seed() -> list[str]:
     """Idempotent: decisions and requests are added only when there are none yet."""
     now = timezone.now()
@@ -43,6 +76,7 @@ def seed() -> list[str]:
         consent_record_many(items=items)
         lines.append(f"privacy: {len(items)} consent decisions")
     if not DataSubjectRequest.objects.exists():
+        officer = User.objects.filter(username="compliance").first() or User.objects.filter(is_superuser=True).first()
         for email, request_type, channel, jurisdiction, days_ago, status in REQUESTS:
             request = request_create(
                 kind="email",
@@ -56,5 +90,16 @@ def seed() -> list[str]:
             path = [RequestStatus.IDENTITY_PENDING, RequestStatus.VERIFIED]
             for step in path[: path.index(status) + 1] if status in path else []:
                 request = request_transition(request=request, status=step, actor=None)
-        lines.append(f"privacy: {len(REQUESTS)} open data-subject requests with their deadlines")
-    return lines or ["privacy: demo decisions and requests present"]
+            officer = (
+                User.objects.filter(username="compliance").first() or User.objects.filter(is_superuser=True).first()
+            )
+            if request_type == "gdpr.erasure" and officer is not None:
+                plan_build(request=request, actor=officer)
+                plan_approve(request=request, actor=officer)
+        lines.append(
+            f"privacy: {len(REQUESTS)} open data-subject requests with their deadlines (the erasure ready to run)"
+        )
+    added = seed_retention()
+    if added:
+        lines.append(f"privacy: {added} retention rules (the daily cycle dry-runs, then applies them)")
+    return lines or ["privacy: demo decisions, requests and retention rules present"]

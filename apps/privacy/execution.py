@@ -43,7 +43,11 @@ logger = structlog.get_logger(__name__)
 
 HASH_KEY_ENV = "ECAP_DSR_HASH_KEY"
 RUN_JOBS: dict[str, str] = {RunKind.EXPORT: Job.DSR_EXPORT, RunKind.ERASE: Job.DSR_ERASE, RunKind.UPDATE: Job.DSR_ERASE}
-ACTIONS: dict[str, tuple[str, ...]] = {RunKind.EXPORT: ("export",), RunKind.ERASE: ("delete", "anonymise"), RunKind.UPDATE: ("update",)}
+ACTIONS: dict[str, tuple[str, ...]] = {
+    RunKind.EXPORT: ("export",),
+    RunKind.ERASE: ("delete", "anonymise"),
+    RunKind.UPDATE: ("update",),
+}
 SPARK_TIMEOUT_SECONDS = 4 * 3600
 
 

@@ -12,12 +12,15 @@ from apps.sparkruns.models import SparkRun
 
 logger = structlog.get_logger(__name__)
 
-PRIVACY_JOBS = (Job.DSR_ERASE, Job.DSR_EXPORT)
+PRIVACY_JOBS = (Job.DSR_ERASE, Job.DSR_EXPORT, Job.RETENTION)
 
 
 def on_spark_run_environment(sender: Any, run: SparkRun, **kwargs: Any) -> dict[str, str]:
     from apps.privacy.execution import run_environment
+    from apps.privacy.retention import retention_environment
 
+    if run.job == Job.RETENTION:
+        return retention_environment(run)
     return run_environment(run)
 
 

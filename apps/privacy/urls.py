@@ -22,4 +22,5 @@ urlpatterns = [
     path("certificates/<uuid:public_id>/signed.json", views.certificate_json, name="certificate-json"),
     path("packages/<uuid:public_id>/download/", views.package_staff_download, name="package-download"),
     path("package/<str:token>/", views.package_link, name="package-link"),
+    path("retention/", views.retention, name="retention"),
 ]

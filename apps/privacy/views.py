@@ -27,10 +27,17 @@ from apps.common.errors import DomainError
 from apps.common.models import User
 from apps.privacy import forms
 from apps.privacy.certificates import certificate_export, certificate_verify, public_key_b64
-from apps.privacy.choices import RequestStatus
+from apps.privacy.choices import RequestStatus, RetentionMode, RunStatus
 from apps.privacy.execution import request_run_start
 from apps.privacy.forms import IntakeForm, LookupForm, QueueFilterForm, add_domain_errors
-from apps.privacy.models import DataSubject, DataSubjectRequest, ErasureCertificate, ExportPackage
+from apps.privacy.models import (
+    DataSubject,
+    DataSubjectRequest,
+    ErasureCertificate,
+    ExportPackage,
+    RetentionRule,
+    RetentionRun,
+)
 from apps.privacy.packages import (
     PackageLinkInvalid,
     PackageUnavailable,
@@ -57,6 +64,7 @@ from apps.privacy.requests import (
     request_reject,
     request_transition,
 )
+from apps.privacy.retention import retention_run_start
 from apps.privacy.services import subject_find, subject_restrict
 from apps.privacy.verification import (
     VerificationLinkExpired,
@@ -451,3 +459,46 @@ def package_link(request: HttpRequest, token: str) -> HttpResponse:
     except (PackageLinkInvalid, PackageUnavailable) as exc:
         context, status = {"package": None, "error": exc.detail}, exc.status
     return render(request, "privacy/package_link.html", context, status=status)
+
+
+RETENTION_VIEW = "privacy.view_retentionrun"
+RETENTION_RUN = "privacy.add_retentionrun"
+
+
+@require_http_methods(["GET", "POST"])
+def retention(request: HttpRequest) -> HttpResponse:
+    """Retention rules and runs: each dry run's report, and its application (by the cycle or by hand)."""
+    if not request.user.has_perm(RETENTION_VIEW):
+        return _forbidden(request)
+    if request.method == "POST":
+        if not request.user.has_perm(RETENTION_RUN):
+            return _forbidden(request, reason="change")
+        chosen = _uuid(request.POST.get("apply", ""))
+        dry_run = RetentionRun.objects.filter(public_id=chosen).first() if chosen else None
+        try:
+            mode = RetentionMode.APPLY if request.POST.get("apply") else RetentionMode.DRY_RUN
+            done = retention_run_start(mode=mode, actor=_actor(request), dry_run=dry_run)
+        except DomainError as exc:
+            messages.error(request, f"Nothing started. {exc.detail}")
+        else:
+            messages.success(request, f"Retention {done.get_mode_display().lower()} started.")
+        return redirect("privacy:retention")
+    runs = list(
+        RetentionRun.objects.select_related("spark_run", "requested_by", "dry_run").order_by("-created_at")[:20]
+    )
+    applied = set(RetentionRun.objects.filter(dry_run__in=runs).values_list("dry_run_id", flat=True))
+    context = {
+        "rules": RetentionRule.objects.select_related("dataset", "category").order_by("name"),
+        "runs": runs,
+        "applied": applied,
+        "active": any(r.status in (RunStatus.QUEUED, RunStatus.RUNNING) for r in runs),
+        "may_run": request.user.has_perm(RETENTION_RUN),
+    }
+    return _render(request, "privacy/retention.html", context, tz=privacy_time_zone())
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

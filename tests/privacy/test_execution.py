@@ -249,3 +249,83 @@ def test_plan_files_of_ended_runs_are_swept(lake: str, officer: Any, spark: Any)
     stale.write_text("{}")
     runs_sweep()
     assert not stale.exists()
+
+
+def test_an_access_request_gives_an_encrypted_package_downloadable_by_staff_and_by_the_subjects_link(
+    spark: Any,  # noqa: F811
+    lake: str,
+    officer: Any,
+    client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+    mailoutbox: list[Any],
+) -> None:
+    import io
+    import zipfile
+
+    from apps.audit.models import AuditEvent
+    from apps.privacy.execution import export_out
+    from apps.privacy.models import ExportPackage
+    from apps.privacy.packages import package_dir, package_link_path
+    from spark.jobs import dsr_export
+    from spark.jobs.base import base_parser, execute
+
+    who = customer(spark, lake, 3)
+    request = verified_request(who, "gdpr.access")
+    plan_build(request=request, actor=officer)
+    plan_approve(request=request, actor=officer)
+    run = request_run_start(request=request, actor=officer)
+    spark_run = run.spark_run
+    assert spark_run is not None
+    assert spark_run.job == "dsr_export"
+    assert spark_run.args == ["--plan", str(plan_file(run)), "--out", str(export_out(run))]
+    for name, value in job_environment(spark_run).items():
+        monkeypatch.setenv(name, value)
+    parser = base_parser(spark_run.job)
+    dsr_export.add_arguments(parser)
+    args = parser.parse_args(["--lake", lake, "--run-id", str(spark_run.run_id), *spark_run.args])
+    summary = execute(spark_run.job, dsr_export.run, args, spark=spark).summary
+    finish(spark_run, summary)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = request_run_consume(spark_run=spark_run)
+    assert done is not None
+    assert done.status == RunStatus.SUCCEEDED
+    package = ExportPackage.objects.get(run=done)
+    assert not export_out(run).exists()  # the clear-text output is gone once the package is stored
+    stored = (package_dir() / package.path).read_bytes()
+    assert b"PK" not in stored[:4]  # encrypted at rest
+    assert who["email"].encode() not in stored
+    assert stat.S_IMODE((package_dir() / package.path).stat().st_mode) == 0o600
+    expected_orders = spark.read.parquet(f"{lake}/raw/orders").where(f"customer_id = '{who['customer_id']}'").count()
+    assert package.rows == {"raw/customers": 1, "raw/orders": expected_orders}
+
+    client.force_login(officer)
+    before = AuditEvent.objects.filter(action="export").count()
+    download = client.get(reverse("privacy:package-download", kwargs={"public_id": package.public_id}))
+    assert download.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(download.content))
+    assert {"manifest.json", "raw__customers.json", "raw__customers.csv"} <= set(archive.namelist())
+    assert json.loads(archive.read("raw__customers.json"))[0]["email"] == who["email"]
+    assert AuditEvent.objects.filter(action="export").count() == before + 1
+
+    # The subject's link: the GET page downloads nothing, its POST does; both audited as reads by the subject.
+    client.logout()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.force_login(officer)
+        sent = client.post(reverse("privacy:request-action", kwargs={"public_id": request.public_id,
+                                                                   "action": "send-package-link"}))  # fmt: skip
+    assert sent.status_code == 302
+    assert len(mailoutbox) == 1
+    assert package_link_path(package).split("/package/")[0] in mailoutbox[0].body
+    client.logout()
+    link = package_link_path(package)
+    assert client.get(link).status_code == 200
+    assert ExportPackage.objects.get(pk=package.pk).downloads == 1
+    posted = client.post(link)
+    assert posted.status_code == 200
+    assert posted["Content-Type"] == "application/zip"
+    assert ExportPackage.objects.get(pk=package.pk).downloads == 2
+    assert client.get(link[:-3] + "xyz/").status_code == 404
+    ExportPackage.objects.filter(pk=package.pk).update(expires_at=timezone.now())
+    assert client.get(link).status_code == 410
+    assert client.post(link).status_code == 410
