@@ -27,7 +27,7 @@ from apps.privacy.models import ErasureCertificate, RequestEvent, RequestRun
 
 ISSUER = "ECAP Governance Portal"
 FORMAT_VERSION = 1
-DATASET_COUNTS = ("rows_deleted", "rows_anonymised", "rows_updated", "rows_already_anonymised")
+DATASET_COUNTS = ("rows_deleted", "rows_anonymised", "rows_updated", "rows_already_anonymised", "rows_already_updated")
 
 
 def signing_key() -> Ed25519PrivateKey:

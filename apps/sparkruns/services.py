@@ -32,6 +32,7 @@ MAX_ARG_LENGTH = 1000
 SUBMIT_GRACE = timedelta(minutes=2)  # a run SUBMITTING for longer lost its worker
 MAX_SUBMIT_ATTEMPTS = 5
 TRANSIENT: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
+LAKE_REWRITERS = (Job.DSR_ERASE, Job.RETENTION)  # jobs replacing lake files in place: one at a time
 
 
 class SparkRunInvalid(DomainError):
@@ -150,6 +151,8 @@ def spark_run_submit(*, run_pk: int) -> SparkRun | None:
             return run
         if run.backend == Backend.LOCAL and run.state == RunState.QUEUED and not _local_slot_free(run):
             return run  # the poller submits it when a local slot frees up
+        if run.job in LAKE_REWRITERS and run.state == RunState.QUEUED and not _rewriter_free(run):
+            return run  # the poller submits it when the running rewriter ends
         lost_submission = run.state == RunState.SUBMITTING
         if lost_submission and run.submitted_at and timezone.now() - run.submitted_at < SUBMIT_GRACE:
             return run  # another worker is submitting it right now
@@ -210,6 +213,22 @@ def _dependency_met(run: SparkRun) -> bool:
             error=f"not run: {dependency.job} run {dependency.run_id} {dependency.state}",
         )
     return False
+
+
+def _rewriter_free(run: SparkRun) -> bool:
+    """Jobs that rewrite lake files in place (``LAKE_REWRITERS``) run one at a time: two erasures or an erasure and a
+    retention run rewriting the same file at once would each replace it from the old version, undoing the other's
+    work, and each clears the other's staging files as leftovers. Checked under a lock, like local slots."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('sparkruns.lake_rewriters'))")
+    return (
+        not SparkRun.objects.filter(
+            job__in=LAKE_REWRITERS, state__in=[RunState.SUBMITTING, RunState.PENDING, RunState.RUNNING]
+        )
+        .exclude(pk=run.pk)
+        .exists()
+    )
 
 
 def _local_slot_free(run: SparkRun) -> bool:

@@ -1,4 +1,4 @@
-"""The ``dsr_erase`` job: erases many data subjects from the lake in one pass per dataset.
+"""The ``dsr_erase`` job: erases or rectifies many data subjects in the lake in one pass per dataset.
 
 ``python -m spark.jobs.dsr_erase --lake URI --plan JSON_OR_FILE``
 
@@ -11,16 +11,23 @@ The plan (inline JSON or a file)::
                    "fields": {"customer_id": "hash", "ip_address": "mask"}}],
      "hash_key_env": "ECAP_DSR_HASH_KEY"}
 
+A rectification is a rule with the action ``update`` and new values (as strings) per subject id::
+
+    {"dataset": "raw/customers", "keys": {"customer_id": "customer_id"}, "action": "update",
+     "updates": {"<uuid>": {"email": "new@example.com", "marketing_opt_in": "false"}}}
+
 Strategies: ``hash`` (HMAC-SHA256 hex, key from the environment variable ``hash_key_env``, never from arguments),
 ``mask`` (first and last character kept, ``*`` between), ``postal_prefix`` (first 3 characters), ``year_only``
 (January 1 of the year / the year's start), ``random`` (random letters and digits of the same length), ``nullify``.
-Only the Parquet files holding subjects' rows are rewritten, each replaced atomically; see ``spark.privacy.erase``
-for matching and idempotence and ``spark.privacy.rewrite`` for the replacement.
+An ``update`` (rectification) sets the given columns of each listed subject's rows, each value cast to its column's
+type. Only the Parquet files holding subjects' rows are rewritten, each replaced atomically; see
+``spark.privacy.erase`` for matching and idempotence and ``spark.privacy.rewrite`` for the replacement.
 
-The summary holds, per dataset, rows matched per subject, rows deleted or anonymised, every replaced file with its
-SHA-256 before and after, the untouched file count, start and end times; and a final verification scan per dataset
-(rows still matching raw identity values, or their keyed hashes, and rows still pending). Identity values and the
-hash key never appear in it. Lineage lists every dataset of the plan as both input and output.
+The summary holds, per dataset, rows matched per subject, rows deleted, anonymised or updated (``rows_deleted``,
+``rows_anonymised``, ``rows_updated``), every replaced file with its SHA-256 before and after, the untouched file
+count, start and end times; and a final verification scan per dataset (rows still matching raw identity values, or
+their keyed hashes, and rows still pending; an update is verified when nothing is pending). Identity values, new
+values and the hash key never appear in it. Lineage lists every dataset of the plan as both input and output.
 """
 
 from __future__ import annotations
@@ -70,12 +77,14 @@ def summarise(ctx: JobContext, plan: ErasePlan, report: EraseReport) -> dict[str
             "files_untouched": sum(d["files_untouched"] for d in datasets.values()),
             "rows_deleted": sum(d.get("rows_deleted", 0) for d in datasets.values()),
             "rows_anonymised": sum(d.get("rows_anonymised", 0) for d in datasets.values()),
+            "rows_updated": sum(d.get("rows_updated", 0) for d in datasets.values()),
         },
     }
 
 
 def run(ctx: JobContext) -> JobResult:
-    """Parse the plan, erase, verify; lineage names each dataset as input and output (anonymised columns masked)."""
+    """Parse the plan, erase, verify; lineage names each dataset as input and output (anonymised columns masked,
+    updated columns transformed)."""
     plan = load_plan(ctx.args.plan)
     key = hash_key(plan)
     try:
@@ -93,6 +102,12 @@ def run(ctx: JobContext) -> JobResult:
             ]
             for column, strategy in rule.fields.items()
         }
+        columns.update(
+            {
+                column: [ColumnSource(namespace, name, column, subtype="TRANSFORMATION", description="update")]
+                for column in rule.updated_columns
+            }
+        )
         outputs.append(
             output_dataset(
                 namespace,

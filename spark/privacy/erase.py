@@ -1,7 +1,9 @@
-"""The erasure engine behind the ``dsr_erase`` job: deletes or anonymises the rows of many data subjects in one pass
-per dataset, rewriting only the Parquet files that hold them, each atomically (see ``spark.privacy.rewrite``).
+"""The erasure engine behind the ``dsr_erase`` job: deletes, anonymises or rectifies the rows of many data subjects in
+one pass per dataset, rewriting only the Parquet files that hold them, each atomically (see ``spark.privacy.rewrite``).
 
-Public surface: ``load_plan`` (the plan document → ``ErasePlan``, or ``PlanError``) and ``erase`` (runs a plan).
+Public surface: ``load_plan`` (the plan document → ``ErasePlan``, or ``PlanError``) and ``erase`` (runs a plan). The
+retention engine shares the column checks, strategies and file replacement (``check_columns``, ``fields_satisfied``,
+``replacement``, ``replace_file``).
 
 Matching. A dataset rule maps columns to identity kinds (``{"customer_id": "customer_id", "email": "email"}``); a row
 belongs to a subject when any such column equals one of the subject's values of that kind (emails lower-cased and
@@ -19,6 +21,15 @@ post-condition, so a rule that keeps a key column must anonymise at least one fi
 value that happens to look anonymised (a 64-hex string in a hashed column) is therefore left alone; that is the
 documented price of not keeping a ledger of rewritten files in the lake.
 
+Rectification. An ``update`` rule gives, per subject id, new values for some columns as strings
+(``"updates": {"<uuid>": {"email": "new@example.com"}}``); each is cast to its column's type when the plan is checked
+(a value that does not cast, a column the dataset lacks, a partition or key column, or a subject the plan does not
+list is a ``PlanError``, which names the subject and column but never the value). The new values travel as a small
+broadcast table joined to the matched rows, never as literals in a query plan. A matched row is pending while any of
+its subject's columns differs from the new value (null-safe), so a re-run finds nothing to do. A row matched by two
+subjects of one update is refused when that dataset is scanned, before any of its files is written, as the plan cannot
+say whose values win. The verification of an update counts pending rows only: the subject's rows are meant to stay.
+
 Keyed hashing. ``hash`` is HMAC-SHA256 (hex) with the key read from the environment variable the plan names, applied
 to the normalised value when the column is a key column (so pseudonyms of one email agree across datasets). It runs
 as a Python UDF holding the key in its closure: a SQL expression would put key material (the HMAC pads) into the
@@ -27,10 +38,12 @@ query plan, which Spark shows in its UI and logs. The key is never logged or put
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
+import operator
 import secrets
 import string
 import uuid
@@ -42,14 +55,14 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DataType, DateType, StringType, StructType, TimestampType
+from pyspark.sql.types import ArrayType, DataType, DateType, MapType, StringType, StructType, TimestampType
 
 from spark.paths import LakePathError, check_relative, dataset_uri
-from spark.privacy.rewrite import Rewriter, local_path, rewriter_for
+from spark.privacy.rewrite import Rewriter, relative_path, rewriter_for
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("delete", "anonymise")
+ACTIONS = ("delete", "anonymise", "update")
 STRATEGIES = ("hash", "mask", "postal_prefix", "year_only", "random", "nullify")
 STRING_STRATEGIES = ("hash", "mask", "postal_prefix", "random")
 EMAIL_KIND = "email"
@@ -57,6 +70,7 @@ DEFAULT_HASH_KEY_ENV = "ECAP_DSR_HASH_KEY"
 RAW, HASHED = "raw", "hashed"
 _P = "__dsr_"  # prefix of working columns
 FILE, ROW, SAT = f"{_P}file", f"{_P}row", f"{_P}satisfied"
+SUBJECT = "subject"
 RANDOM_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -76,12 +90,18 @@ class Subject:
 
 @dataclass(frozen=True)
 class DatasetRule:
-    """What to do to one dataset: its key columns (column → identity kind), the action and the field strategies."""
+    """What to do to one dataset: its key columns (column → identity kind), the action, the field strategies of an
+    anonymise and the new values (subject id → column → value as a string) of an update."""
 
     dataset: str
     keys: Mapping[str, str]
     action: str
     fields: Mapping[str, str]
+    updates: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @property
+    def updated_columns(self) -> tuple[str, ...]:
+        return tuple(sorted({column for values in self.updates.values() for column in values}))
 
 
 @dataclass(frozen=True)
@@ -137,8 +157,17 @@ def _rule(item: Any, position: int) -> DatasetRule:
     _require(action in ACTIONS, f"{where}.action must be one of {', '.join(ACTIONS)}")
     fields = item.get("fields") or {}
     _require(isinstance(fields, dict), f"{where}.fields must be an object")
+    updates = item.get("updates") or {}
+    _require(isinstance(updates, dict), f"{where}.updates must be an object")
+    _require(action == "update" or not updates, f"{where}: only an update takes updates")
     if action == "delete":
         _require(not fields, f"{where}: a delete takes no fields")
+    elif action == "update":
+        _require(not fields, f"{where}: an update takes updates, not fields")
+        _require(bool(updates), f"{where}: an update needs updates")
+        return DatasetRule(
+            dataset=path, keys=dict(keys), action="update", fields={}, updates=_updates(updates, keys, where)
+        )
     else:
         _require(bool(fields), f"{where}: an anonymise needs fields")
         bad = {c: s for c, s in fields.items() if s not in STRATEGIES}
@@ -150,6 +179,26 @@ def _rule(item: Any, position: int) -> DatasetRule:
             "or a re-run could not tell anonymised rows apart",
         )
     return DatasetRule(dataset=path, keys=dict(keys), action=str(action), fields=dict(fields))
+
+
+def _updates(updates: dict[Any, Any], keys: Mapping[str, str], where: str) -> dict[str, dict[str, str]]:
+    """An update's new values per subject id; the values themselves never go into a message."""
+    parsed: dict[str, dict[str, str]] = {}
+    for raw_id, values in updates.items():
+        try:
+            subject_id = str(uuid.UUID(str(raw_id)))
+        except ValueError as exc:
+            raise PlanError(f"{where}.updates: the keys must be subject UUIDs") from exc
+        at = f"{where}.updates.{subject_id}"
+        _require(subject_id not in parsed, f"{at} is given twice")
+        _require(isinstance(values, dict) and bool(values), f"{at} must map columns to new values")
+        _require(all(isinstance(c, str) and c for c in values), f"{at}: column names must be non-empty strings")
+        not_strings = sorted(c for c, v in values.items() if not isinstance(v, str))
+        _require(not not_strings, f"{at}: the new values of {not_strings} must be strings")
+        kept = sorted(set(values) & set(keys))
+        _require(not kept, f"{at}: cannot update key columns {kept}")
+        parsed[subject_id] = dict(values)
+    return parsed
 
 
 def parse_plan(document: Any) -> ErasePlan:
@@ -164,6 +213,10 @@ def parse_plan(document: Any) -> ErasePlan:
     parsed = tuple(_subject(item, i) for i, item in enumerate(subjects))
     _require(len({s.id for s in parsed}) == len(parsed), "subject ids must be unique")
     rules = tuple(_rule(item, i) for i, item in enumerate(datasets))
+    known = {s.id for s in parsed}
+    for position, rule in enumerate(rules):
+        unknown = sorted(set(rule.updates) - known)
+        _require(not unknown, f"datasets[{position}].updates: subjects {unknown} are not in plan.subjects")
     paths = [r.dataset for r in rules]
     _require(len(set(paths)) == len(paths), "each dataset may appear once in plan.datasets")
     return ErasePlan(subjects=parsed, datasets=rules, hash_key_env=env)
@@ -243,18 +296,17 @@ def satisfied(strategy: str, column: Column, data_type: DataType) -> Column | No
     return None if check is None else F.coalesce(check, F.lit(True))
 
 
-def rule_satisfied(rule: DatasetRule, schema: StructType) -> Column:
-    """True for a row whose anonymised fields all already satisfy their strategies (always false for a delete)."""
-    if rule.action == "delete":
-        return F.lit(False)
-    conditions = [satisfied(s, F.col(c), schema[c].dataType) for c, s in rule.fields.items()]
+def fields_satisfied(fields: Mapping[str, str], schema: StructType) -> Column:
+    """True for a row whose fields all already satisfy their strategies; false when no strategy can be checked."""
+    conditions = [satisfied(s, F.col(c), schema[c].dataType) for c, s in fields.items()]
     present = [c for c in conditions if c is not None]
-    if not present:
-        return F.lit(False)
-    out = present[0]
-    for condition in present[1:]:
-        out = out & condition
-    return out
+    return functools.reduce(operator.and_, present) if present else F.lit(False)
+
+
+def rule_satisfied(rule: DatasetRule, schema: StructType) -> Column:
+    """True for a row whose anonymised fields all already satisfy their strategies (always false for a delete; an
+    update's check depends on the subject, see ``matches``)."""
+    return fields_satisfied(rule.fields, schema) if rule.action == "anonymise" else F.lit(False)
 
 
 def identities(spark: SparkSession, plan: ErasePlan, key: bytes | None) -> DataFrame:
@@ -267,25 +319,85 @@ def identities(spark: SparkSession, plan: ErasePlan, key: bytes | None) -> DataF
                 rows.add((kind, normal, subject.id, RAW))
                 if key is not None:
                     rows.add((kind, keyed_hash(key, normal), subject.id, HASHED))
-    schema = "kind string, value string, subject string, form string"
+    schema = f"kind string, value string, {SUBJECT} string, form string"
     return spark.createDataFrame(sorted(rows), schema)
 
 
+def _current(i: int) -> str:
+    return f"{_P}current_{i}"
+
+
+def _new(i: int) -> str:
+    return f"{_P}new_{i}"
+
+
+def _set(i: int) -> str:
+    return f"{_P}set_{i}"
+
+
+def update_table(spark: SparkSession, rule: DatasetRule, schema: StructType) -> DataFrame:
+    """(subject, then per updated column its new value cast to the column's type and whether the subject sets it), to
+    broadcast; a value that does not cast is a ``PlanError`` naming the subject and the column, not the value."""
+    columns = rule.updated_columns
+    rows = [
+        (subject, *[item for c in columns for item in (values.get(c), c in values)])
+        for subject, values in sorted(rule.updates.items())
+    ]
+    ddl = ", ".join([f"{SUBJECT} string", *[f"{_new(i)} string, {_set(i)} boolean" for i in range(len(columns))]])
+    typed = spark.createDataFrame(rows, ddl).select(
+        SUBJECT,
+        *[
+            item
+            for i, c in enumerate(columns)
+            for item in (
+                F.expr(f"try_cast({_new(i)} AS {schema[c].dataType.simpleString()})").alias(_new(i)),
+                F.col(_set(i)),
+            )
+        ],
+    )
+    failed = typed.select(
+        SUBJECT, *[(F.col(_set(i)) & F.col(_new(i)).isNull()).alias(str(i)) for i in range(len(columns))]
+    ).collect()
+    for row in failed:
+        bad = [c for i, c in enumerate(columns) if row[str(i)]]
+        _require(
+            not bad,
+            f"{rule.dataset}: the new values of {bad} for subject {row[SUBJECT]} do not fit the columns' types "
+            f"({', '.join(schema[c].dataType.simpleString() for c in bad)})",
+        )
+    return typed
+
+
 def probes(df: DataFrame, rule: DatasetRule) -> DataFrame:
-    """(file, row, satisfied, kind, value) for every non-null key value of every row: one row per key column."""
+    """(file, row, satisfied, kind, value) for every non-null key value of every row: one row per key column; for an
+    update, also the current value of each updated column."""
     structs = [
         F.struct(F.lit(kind).alias("kind"), normalise(kind, F.col(column).cast("string")).alias("value"))
         for column, kind in rule.keys.items()
     ]
+    current = [_current(i) for i in range(len(rule.updated_columns))]
     return (
         df.select(
             F.col("_metadata.file_path").alias(FILE),
             F.col("_metadata.row_index").alias(ROW),
             rule_satisfied(rule, df.schema).alias(SAT),
+            *[F.col(c).alias(_current(i)) for i, c in enumerate(rule.updated_columns)],
             F.explode(F.array(*structs)).alias("probe"),
         )
-        .select(FILE, ROW, SAT, "probe.kind", "probe.value")
+        .select(FILE, ROW, SAT, *current, "probe.kind", "probe.value")
         .where(F.col("value").isNotNull())
+    )
+
+
+def matches(df: DataFrame, rule: DatasetRule, ids: DataFrame, updates: DataFrame | None) -> DataFrame:
+    """(file, row, satisfied, subject, form) for every row matching a subject's identity value. For an update only its
+    subjects count, and a row is satisfied when it already holds every new value of its subject (null-safe)."""
+    found = probes(df, rule).join(F.broadcast(ids), ["kind", "value"])
+    if updates is None:
+        return found.select(FILE, ROW, SAT, SUBJECT, "form")
+    holds = [~F.col(_set(i)) | F.col(_current(i)).eqNullSafe(F.col(_new(i))) for i in range(len(rule.updated_columns))]
+    return found.join(F.broadcast(updates), SUBJECT).select(
+        FILE, ROW, functools.reduce(operator.and_, holds).alias(SAT), SUBJECT, "form"
     )
 
 
@@ -307,6 +419,9 @@ class FileChange:
         }
 
 
+CHANGED = {"delete": "rows_deleted", "anonymise": "rows_anonymised", "update": "rows_updated"}
+
+
 @dataclass
 class DatasetReport:
     """What erasure did to one dataset."""
@@ -317,13 +432,13 @@ class DatasetReport:
     finished_at: str = ""
     rows_matched: dict[str, int] = field(default_factory=dict)
     rows_changed: int = 0
-    rows_already_anonymised: int = 0
+    rows_already_done: int = 0
     files_total: int = 0
     files_rewritten: list[FileChange] = field(default_factory=list)
     leftovers_removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        changed = "rows_deleted" if self.action == "delete" else "rows_anonymised"
+        already = "rows_already_updated" if self.action == "update" else "rows_already_anonymised"
         return {
             "dataset": self.dataset,
             "action": self.action,
@@ -331,8 +446,8 @@ class DatasetReport:
             "finished_at": self.finished_at,
             "rows_matched": self.rows_matched,
             "rows_matched_total": sum(self.rows_matched.values()),
-            changed: self.rows_changed,
-            "rows_already_anonymised": self.rows_already_anonymised,
+            CHANGED[self.action]: self.rows_changed,
+            already: self.rows_already_done,
             "files_total": self.files_total,
             "files_rewritten": [f.as_dict() for f in self.files_rewritten],
             "files_rewritten_count": len(self.files_rewritten),
@@ -345,18 +460,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _relative(file_uri: str, root_uri: str) -> str:
-    return str(local_path(file_uri).relative_to(local_path(root_uri)))
+NESTED = (ArrayType, MapType, StructType)
 
 
 def check_columns(rule: DatasetRule, df: DataFrame, partitions: set[str]) -> None:
-    """Refuse a rule naming columns the dataset lacks, anonymising a partition column, or a strategy of a wrong type."""
+    """Refuse a rule naming columns the dataset lacks, anonymising or updating a partition column, a strategy of a
+    wrong type, or an update of a nested column."""
     schema = {f.name: f.dataType for f in df.schema.fields}
-    missing = [c for c in [*rule.keys, *rule.fields] if c not in schema]
+    missing = [c for c in [*rule.keys, *rule.fields, *rule.updated_columns] if c not in schema]
     _require(not missing, f"{rule.dataset} has no columns {missing}")
     _require(
         not partitions & set(rule.fields), f"{rule.dataset}: cannot anonymise partition columns {sorted(partitions)}"
     )
+    updated_partitions = sorted(partitions & set(rule.updated_columns))
+    _require(not updated_partitions, f"{rule.dataset}: cannot update partition columns {updated_partitions}")
+    nested = [c for c in rule.updated_columns if isinstance(schema[c], NESTED)]
+    _require(not nested, f"{rule.dataset}: cannot update nested columns {nested}")
     for column, strategy in rule.fields.items():
         data_type = schema[column]
         if strategy in STRING_STRATEGIES:
@@ -368,13 +487,46 @@ def check_columns(rule: DatasetRule, df: DataFrame, partitions: set[str]) -> Non
             )
 
 
+def partition_columns(spark: SparkSession, df: DataFrame, files: list[str]) -> set[str]:
+    """The columns of a dataset that live in its directory names rather than in its files."""
+    return set(df.columns) - set(spark.read.parquet(files[0]).columns) if files else set()
+
+
 def open_dataset(spark: SparkSession, lake: str, rule: DatasetRule) -> tuple[DataFrame, list[str]]:
-    """The dataset and its data files, after checking the rule against its columns."""
+    """The dataset and its data files, after checking the rule against its columns (and an update's values)."""
     df = spark.read.parquet(dataset_uri(lake, rule.dataset))
     files = df.inputFiles()
-    partitions = set(df.columns) - set(spark.read.parquet(files[0]).columns) if files else set()
-    check_columns(rule, df, partitions)
+    check_columns(rule, df, partition_columns(spark, df, files))
+    if rule.action == "update":
+        update_table(spark, rule, df.schema)
     return df, files
+
+
+def replacement(
+    df: DataFrame,
+    action: str,
+    fields: Mapping[str, str],
+    chosen: Column,
+    key: bytes | None,
+    kinds: Mapping[str, str] | None = None,
+) -> DataFrame:
+    """A file's rows, in order, with the chosen ones deleted or anonymised (field → strategy; a field that is a key
+    column of some identity kind is hashed in its normalised form)."""
+    chosen = F.coalesce(chosen, F.lit(False))
+    if action == "delete":
+        return df.where(~chosen)
+    kinds = kinds or {}
+    types = {f.name: f.dataType for f in df.schema.fields}
+    return df.select(
+        *[
+            F.when(chosen, strategy_column(fields[c], F.col(c), types[c], key, kinds.get(c)))
+            .otherwise(F.col(c))
+            .alias(c)
+            if c in fields
+            else F.col(c)
+            for c in df.columns
+        ]
+    )
 
 
 def rewrite_file(
@@ -388,21 +540,46 @@ def rewrite_file(
     """Write the replacement of one Parquet file (its rows in order, the chosen rows deleted or anonymised)."""
     df = spark.read.parquet(file_uri)  # the file's own columns: partition values stay in the path
     chosen = F.col("_metadata.row_index").isin(rows)
-    if rule.action == "delete":
-        out = df.where(~chosen)
-    else:
-        types = {f.name: f.dataType for f in df.schema.fields}
-        out = df.select(
-            *[
-                F.when(chosen, strategy_column(rule.fields[c], F.col(c), types[c], key, rule.keys.get(c)))
-                .otherwise(F.col(c))
-                .alias(c)
-                if c in rule.fields
-                else F.col(c)
-                for c in df.columns
-            ]
-        )
+    out = replacement(df, rule.action, rule.fields, chosen, key, rule.keys)
     out.coalesce(1).write.mode("errorifexists").parquet(staged_uri)
+
+
+def update_file(
+    spark: SparkSession,
+    file_uri: str,
+    rule: DatasetRule,
+    rows: list[tuple[int, str]],
+    updates: DataFrame,
+    staged_uri: str,
+) -> None:
+    """Write the replacement of one Parquet file, its rows in order, the chosen rows (row, subject) holding their
+    subject's new values; the values come from the broadcast table, never from the query plan."""
+    df = spark.read.parquet(file_uri)
+    position = {c: i for i, c in enumerate(rule.updated_columns)}
+    chosen = (
+        spark.createDataFrame(rows, f"{ROW} long, {SUBJECT} string").join(F.broadcast(updates), SUBJECT).drop(SUBJECT)
+    )
+    joined = df.select("*", F.col("_metadata.row_index").alias(ROW)).join(F.broadcast(chosen), ROW, "left")
+    out = joined.select(
+        *[
+            F.when(F.col(_set(position[c])), F.col(_new(position[c]))).otherwise(F.col(c)).alias(c)
+            if c in position
+            else F.col(c)
+            for c in df.columns
+        ],
+        ROW,
+    )
+    out.coalesce(1).sortWithinPartitions(ROW).drop(ROW).write.mode("errorifexists").parquet(staged_uri)
+
+
+def replace_file(
+    rewriter: Rewriter, root_uri: str, file_uri: str, staged_uri: str, rows: int, write: Callable[[str], None]
+) -> FileChange:
+    """Replace one file atomically with what ``write`` stages at ``staged_uri``, recording its checksums."""
+    before = rewriter.checksum(file_uri)
+    write(staged_uri)
+    rewriter.commit(staged_uri, file_uri)
+    return FileChange(relative_path(file_uri, root_uri), rows, before, rewriter.checksum(file_uri))
 
 
 def erase_dataset(
@@ -420,57 +597,62 @@ def erase_dataset(
     rewriter = rewriter or rewriter_for(uri)
     report.leftovers_removed = rewriter.sweep(uri)
     df, files = open_dataset(spark, lake, rule)
+    updates = update_table(spark, rule, df.schema).cache() if rule.action == "update" else None
     report.files_total = len(files)
 
-    hits = (
-        probes(df, rule)
-        .join(F.broadcast(ids.where(F.col("form") == RAW)), ["kind", "value"])
-        .select(FILE, ROW, SAT, "subject")
-        .distinct()
-        .cache()
-    )
+    found = matches(df, rule, ids.where(F.col("form") == RAW), updates)
+    hits = found.select(FILE, ROW, SAT, SUBJECT).distinct().cache()
     try:
-        report.rows_matched = {r["subject"]: r["count"] for r in hits.groupBy("subject").count().collect()}
-        per_row = hits.select(FILE, ROW, SAT).distinct()
-        report.rows_already_anonymised = per_row.where(F.col(SAT)).count()
-        pending = {
-            r[FILE]: sorted(r["rows"])
-            for r in per_row.where(~F.col(SAT)).groupBy(FILE).agg(F.collect_list(ROW).alias("rows")).collect()
-        }
+        report.rows_matched = {r[SUBJECT]: r["count"] for r in hits.groupBy(SUBJECT).count().collect()}
+        per_row = hits.groupBy(FILE, ROW).agg(
+            F.min(SAT).alias(SAT), F.sort_array(F.collect_set(SUBJECT)).alias(SUBJECT)
+        )
+        if updates is not None:
+            shared = per_row.where(F.size(SUBJECT) > 1).limit(1).collect()
+            if shared:
+                raise PlanError(
+                    f"{rule.dataset}: rows match several subjects of the update ({', '.join(shared[0][SUBJECT])}), "
+                    "so the plan does not say whose values apply"
+                )
+        report.rows_already_done = per_row.where(F.col(SAT)).count()
+        pending: dict[str, list[tuple[int, str]]] = {}
+        for r in per_row.where(~F.col(SAT)).select(FILE, ROW, F.col(SUBJECT)[0].alias(SUBJECT)).collect():
+            pending.setdefault(r[FILE], []).append((r[ROW], r[SUBJECT]))
     finally:
         hits.unpersist()
 
-    if pending:
-        staging = rewriter.staging(uri, run_token)
-        try:
-            for position, (file_uri, rows) in enumerate(sorted(pending.items())):
-                relative = _relative(file_uri, uri)
-                before = rewriter.checksum(file_uri)
-                staged = f"{staging}/{position}"
-                rewrite_file(spark, file_uri, rule, rows, key, staged)
-                rewriter.commit(staged, file_uri)
-                after = rewriter.checksum(file_uri)
-                report.files_rewritten.append(FileChange(relative, len(rows), before, after))
-                report.rows_changed += len(rows)
-                log.info("dsr_erase %s: %s %d rows in %s", rule.dataset, rule.action, len(rows), relative)
-        finally:
-            rewriter.discard(staging)
-        spark.catalog.refreshByPath(uri)
+    try:
+        if pending:
+            staging = rewriter.staging(uri, run_token)
+            try:
+                for position, (file_uri, rows) in enumerate(sorted(pending.items())):
+                    chosen = sorted(rows)
+                    write = (
+                        functools.partial(rewrite_file, spark, file_uri, rule, [row for row, _ in chosen], key)
+                        if updates is None
+                        else functools.partial(update_file, spark, file_uri, rule, chosen, updates)
+                    )
+                    change = replace_file(rewriter, uri, file_uri, f"{staging}/{position}", len(chosen), write)
+                    report.files_rewritten.append(change)
+                    report.rows_changed += change.rows
+                    log.info("dsr_erase %s: %s %d rows in %s", rule.dataset, rule.action, change.rows, change.file)
+            finally:
+                rewriter.discard(staging)
+            spark.catalog.refreshByPath(uri)
+    finally:
+        if updates is not None:
+            updates.unpersist()
     report.finished_at = _now()
     return report
 
 
 def verify_dataset(spark: SparkSession, lake: str, rule: DatasetRule, ids: DataFrame) -> dict[str, Any]:
-    """Rows still matching a subject's raw identity values, or (with a key) their keyed hashes, and rows pending."""
+    """Rows still matching a subject's raw identity values, or (with a key) their keyed hashes, and rows pending.
+    An update is verified when no row is pending: its subjects' rows stay, holding the new values."""
     df = spark.read.parquet(dataset_uri(lake, rule.dataset))
+    updates = update_table(spark, rule, df.schema) if rule.action == "update" else None
     counts = (
-        probes(df, rule)
-        .join(F.broadcast(ids), ["kind", "value"])
-        .select(FILE, ROW, SAT, "form")
-        .distinct()
-        .groupBy("form", SAT)
-        .count()
-        .collect()
+        matches(df, rule, ids, updates).select(FILE, ROW, SAT, "form").distinct().groupBy("form", SAT).count().collect()
     )
     raw = sum(r["count"] for r in counts if r["form"] == RAW)
     pending = sum(r["count"] for r in counts if r["form"] == RAW and not r[SAT])
@@ -480,7 +662,7 @@ def verify_dataset(spark: SparkSession, lake: str, rule: DatasetRule, ids: DataF
         "raw_matches": raw,
         "hashed_matches": hashed if has_hashes else None,
         "pending": pending,
-        "verified": pending == 0 and (rule.action == "anonymise" or hashed == 0),
+        "verified": pending == 0 and (rule.action != "delete" or hashed == 0),
     }
 
 

@@ -329,3 +329,49 @@ def test_an_access_request_gives_an_encrypted_package_downloadable_by_staff_and_
     ExportPackage.objects.filter(pk=package.pk).update(expires_at=timezone.now())
     assert client.get(link).status_code == 410
     assert client.post(link).status_code == 410
+
+
+def test_a_rectification_corrects_the_named_fields_through_the_page_and_is_certified(
+    spark: Any,  # noqa: F811
+    lake: str,
+    officer: Any,
+    client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    who = customer(spark, lake, 4)
+    request = verified_request(who, "gdpr.rectification")
+    plan = plan_build(request=request, actor=officer)
+    assert {i["dataset"]: i["action"] for i in plan.items} == {"raw/customers": "update", "raw/orders": "update"}
+    plan_approve(request=request, actor=officer)
+    client.force_login(officer)
+    url = reverse("privacy:request-action", kwargs={"public_id": request.public_id, "action": "run"})
+    page = client.get(reverse("privacy:request-detail", kwargs={"public_id": request.public_id})).content.decode()
+    assert 'name="update:raw/customers:first_name"' in page
+    assert 'name="update:raw/customers:email"' not in page  # key fields find the subject; they are not corrected
+    refused = client.post(url, {"update:raw/customers:email": "new@example.com"}, follow=True).content.decode()
+    assert "nothing changed" in refused
+    assert not RequestRun.objects.filter(request=request).exists()
+
+    client.post(url, {"update:raw/customers:first_name": "Zoë", "update:raw/orders:ip_address": ""})
+    run = RequestRun.objects.get(request=request)
+    assert run.kind == "update"
+    assert run.plan == [{"dataset": "raw/customers", "keys": {"customer_id": "customer_id", "email": "email"},
+                         "action": "update"}]  # fmt: skip
+    assert "Zoë" not in json.dumps(run.plan)
+    assert run.spark_run is not None
+    assert "Zoë" not in json.dumps(run.spark_run.args)
+    summary = execute_job(spark, run.spark_run, lake, monkeypatch)
+    assert summary["verified"] is True
+    finish(run.spark_run, summary)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = request_run_consume(spark_run=run.spark_run)
+    assert done is not None
+    assert done.status == RunStatus.SUCCEEDED
+    rows = spark.read.parquet(f"{lake}/raw/customers").where(f"customer_id = '{who['customer_id']}'").collect()
+    assert [r["first_name"] for r in rows] == ["Zoë"]
+    others = spark.read.parquet(f"{lake}/raw/customers").where("first_name = 'Zoë'").count()
+    assert others == 1
+    certificate = ErasureCertificate.objects.get(run=done)
+    assert "Zoë" not in certificate.document
+    assert json.loads(certificate.document)["datasets"][0]["rows_updated"] == 1

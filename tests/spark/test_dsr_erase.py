@@ -495,3 +495,286 @@ def test_a_column_the_dataset_lacks_is_refused(
     plan["datasets"][1]["fields"] = {"iban": "mask"}
     with pytest.raises(engine.PlanError, match=r"has no columns \['iban'\]"):
         base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark)
+
+
+# Rectification: an update rule sets new values on the subjects' rows only.
+
+NEW_EMAIL = "rectified.address.3f9c@example.org"
+NEW_LAST_NAME = "Rectified-Zweite-7d2a"
+NEW_UPDATED_AT = "2025-12-01T09:30:00+00:00"
+
+
+def update_plan(subjects: list[dict[str, Any]], currency: str) -> dict[str, Any]:
+    first, second = subjects[0], subjects[1]
+    return {
+        "subjects": [{"id": s["id"], "keys": s["keys"]} for s in (first, second)],
+        "datasets": [
+            {
+                "dataset": CUSTOMERS.path,
+                "keys": {"customer_id": "customer_id"},
+                "action": "update",
+                "updates": {
+                    first["id"]: {
+                        "email": NEW_EMAIL,
+                        "marketing_opt_in": "true",
+                        "date_of_birth": "1980-02-29",
+                        "updated_at": NEW_UPDATED_AT,
+                    },
+                    second["id"]: {"last_name": NEW_LAST_NAME},
+                },
+            },
+            {
+                "dataset": ORDERS.path,
+                "keys": {"customer_id": "customer_id"},
+                "action": "update",
+                # The second subject's currency is one some of their orders already hold: those are not pending.
+                "updates": {first["id"]: {"shipping_country": "ZZ"}, second["id"]: {"currency": currency}},
+            },
+        ],
+    }
+
+
+def text(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, default=str)
+
+
+def in_file_order(spark: SparkSession, root: str, path: str, name: str, key: str) -> list[str]:
+    frame = spark.read.parquet(f"{root}/{path}/{name}")
+    return [r[0] for r in frame.orderBy(F.col("_metadata.row_index")).select(key).collect()]
+
+
+@pytest.fixture(scope="module")
+def rectified(
+    spark: SparkSession,
+    source_lake: str,
+    subjects: list[dict[str, Any]],
+    shared_session: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """The command line run with an update plan over a copy of the lake, then the same plan again."""
+    work = tmp_path_factory.mktemp("dsr_rectified")
+    root = copy_lake(source_lake, work / "lake")
+    second_orders = read(spark, root, ORDERS.path).where(F.col("customer_id") == subjects[1]["customer_id"])
+    currency = second_orders.groupBy("currency").count().orderBy(F.desc("count"), "currency").first()["currency"]
+    plan = update_plan(subjects, currency)
+    before = {path: files(root, path) for path in DATASETS}
+    rows_before = {path: read(spark, root, path).collect() for path in DATASETS}
+    events = work / "events.jsonl"
+    logs = io.StringIO()
+    handler = logging.StreamHandler(logs)
+    logger = logging.getLogger()
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            argv = ["--lake", root, "--plan", json.dumps(plan), "--lineage-file", str(events)]
+            status = base.main(dsr_erase.NAME, dsr_erase.add_arguments, dsr_erase.run, argv=argv)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    summary = json.loads(stdout.getvalue().strip().splitlines()[-1].removeprefix(base.SUMMARY_PREFIX))
+    after = {path: files(root, path) for path in DATASETS}
+    second = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    return {
+        "root": root,
+        "status": status,
+        "plan": plan,
+        "currency": currency,
+        "summary": summary,
+        "second": second,
+        "before": before,
+        "after": after,
+        "after_second": {path: files(root, path) for path in DATASETS},
+        "rows_before": rows_before,
+        "output": stdout.getvalue() + stderr.getvalue() + logs.getvalue(),
+        "events": events,
+    }
+
+
+def test_an_update_sets_the_new_values_on_the_subjects_rows_only(
+    spark: SparkSession, rectified: dict[str, Any], subjects: list[dict[str, Any]]
+) -> None:
+    assert rectified["status"] == 0
+    root = rectified["root"]
+    first, second = subjects[0]["customer_id"], subjects[1]["customer_id"]
+    expected_changes: dict[str, dict[str, dict[str, Any]]] = {
+        CUSTOMERS.path: {
+            first: {
+                "email": NEW_EMAIL,
+                "marketing_opt_in": True,
+                "date_of_birth": date(1980, 2, 29),
+                "updated_at": "2025-12-01 09:30:00",
+            },
+            second: {"last_name": NEW_LAST_NAME},
+        },
+        ORDERS.path: {first: {"shipping_country": "ZZ"}, second: {"currency": rectified["currency"]}},
+    }
+    for path, changes in expected_changes.items():
+        frame = read(spark, root, path)
+        as_text = [F.date_format(c, "yyyy-MM-dd HH:mm:ss").alias(c) if c == "updated_at" else c for c in frame.columns]
+        before_frame = spark.createDataFrame(rectified["rows_before"][path], frame.schema).select(*as_text)
+        before = [r.asDict() for r in before_frame.collect()]
+        expected = [{**row, **changes.get(row["customer_id"], {})} for row in before]
+        after = [r.asDict() for r in frame.select(*as_text).collect()]
+        assert sorted(map(text, after)) == sorted(map(text, expected)), path
+        assert sorted(map(text, after)) != sorted(map(text, before)), path
+    assert [(f.name, f.dataType) for f in read(spark, root, CUSTOMERS.path).schema.fields] == [
+        (f.name, f.dataType) for f in CUSTOMERS.schema.fields
+    ]
+
+
+def test_an_update_rewrites_only_files_holding_pending_rows_keeping_their_order(
+    spark: SparkSession, rectified: dict[str, Any], source_lake: str, subjects: list[dict[str, Any]]
+) -> None:
+    summary = rectified["summary"]
+    currency = rectified["currency"]
+    for path in DATASETS:
+        before, after = rectified["before"][path], rectified["after"][path]
+        assert set(before) == set(after), path
+        report = summary["datasets"][path]
+        rewritten = {f["file"]: f for f in report["files_rewritten"]}
+        assert rewritten, path
+        for name, (checksum, mtime) in before.items():
+            if name in rewritten:
+                assert rewritten[name]["sha256_before"] == checksum
+                assert rewritten[name]["sha256_after"] == after[name][0] != checksum
+                key = "customer_id" if path == CUSTOMERS.path else "order_id"
+                assert in_file_order(spark, rectified["root"], path, name, key) == in_file_order(
+                    spark, source_lake, path, name, key
+                )
+            else:
+                assert after[name] == (checksum, mtime), name
+        assert report["files_untouched"] == len(before) - len(rewritten)
+        assert not list(local(rectified["root"], path).glob(f"{rewrite.STAGING_PREFIX}*"))
+    customers, orders = summary["datasets"][CUSTOMERS.path], summary["datasets"][ORDERS.path]
+    first, second = subjects[0], subjects[1]
+    assert customers["action"] == "update"
+    assert customers["rows_updated"] == 2
+    assert customers["rows_already_updated"] == 0
+    assert customers["rows_matched"] == {first["id"]: 1, second["id"]: 1}
+    already = sum(
+        1
+        for r in rectified["rows_before"][ORDERS.path]
+        if r["customer_id"] == second["customer_id"] and r["currency"] == currency
+    )
+    assert already > 0
+    assert orders["rows_already_updated"] == already
+    assert orders["rows_updated"] == first["orders"] + second["orders"] - already
+    assert summary["totals"]["rows_updated"] == 2 + orders["rows_updated"]
+    assert summary["totals"]["rows_deleted"] == summary["totals"]["rows_anonymised"] == 0
+    for path in DATASETS:
+        verification = summary["verification"][path]
+        assert verification["pending"] == 0
+        assert verification["verified"] is True
+        assert verification["raw_matches"] > 0  # the subjects' rows are still there, as they should be
+    assert summary["verified"] is True
+
+
+def test_a_second_run_of_an_update_rewrites_nothing(rectified: dict[str, Any], subjects: list[dict[str, Any]]) -> None:
+    second = rectified["second"]
+    assert second["totals"]["files_rewritten"] == 0
+    assert second["totals"]["rows_updated"] == 0
+    assert second["datasets"][CUSTOMERS.path]["rows_already_updated"] == 2
+    assert second["datasets"][ORDERS.path]["rows_already_updated"] == subjects[0]["orders"] + subjects[1]["orders"]
+    assert all(v["pending"] == 0 and v["verified"] for v in second["verification"].values())
+    assert rectified["after_second"] == rectified["after"]
+
+
+def test_new_values_never_appear_in_output_or_lineage(rectified: dict[str, Any]) -> None:
+    assert "update" in rectified["output"]  # the log was captured
+    texts = [
+        json.dumps(rectified["summary"]),
+        json.dumps(rectified["second"]),
+        rectified["output"],
+        rectified["events"].read_text(),
+    ]
+    for text in texts:
+        for value in (NEW_EMAIL, NEW_LAST_NAME, "1980-02-29", "2025-12-01T09:30", "2025-12-01 09:30"):
+            assert value not in text
+    complete = json.loads(rectified["events"].read_text().splitlines()[-1])
+    lineage = {o["name"]: o["facets"]["columnLineage"]["fields"] for o in complete["outputs"]}
+    assert set(lineage[CUSTOMERS.path]) == {"email", "marketing_opt_in", "date_of_birth", "updated_at", "last_name"}
+    assert lineage[ORDERS.path]["shipping_country"]["inputFields"][0]["transformations"][0]["masking"] is False
+
+
+OTHER = str(uuid.UUID(int=2))
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            {"action": "update", "fields": {"email": "hash"}, "updates": {SUBJECT["id"]: {"email": "x"}}},
+            "an update takes updates, not fields",
+        ),
+        ({"action": "update"}, "an update needs updates"),
+        ({"action": "delete", "updates": {SUBJECT["id"]: {"email": "x"}}}, "only an update takes updates"),
+        ({"action": "update", "updates": {"not-a-uuid": {"email": "x"}}}, "the keys must be subject UUIDs"),
+        ({"action": "update", "updates": {OTHER: {"email": "x"}}}, f"subjects \\['{OTHER}'\\] are not in plan"),
+        ({"action": "update", "updates": {SUBJECT["id"]: {}}}, "must map columns to new values"),
+        ({"action": "update", "updates": {SUBJECT["id"]: {"marketing_opt_in": True}}}, "must be strings"),
+        (
+            {"action": "update", "updates": {SUBJECT["id"]: {"customer_id": "c2"}}},
+            r"cannot update key columns \['customer_id'\]",
+        ),
+    ],
+)
+def test_update_rules_are_checked_before_anything_runs(rule: dict[str, Any], message: str) -> None:
+    full = {"dataset": CUSTOMERS.path, "keys": {"customer_id": "customer_id"}, **rule}
+    with pytest.raises(engine.PlanError, match=message):
+        engine.parse_plan({"subjects": [SUBJECT], "datasets": [full]})
+
+
+@pytest.mark.parametrize(
+    ("dataset", "values", "message"),
+    [
+        (
+            CUSTOMERS.path,
+            {"date_of_birth": "the fourth of July"},
+            rf"new values of \['date_of_birth'\] for subject {SUBJECT['id']} do not fit the columns' types \(date\)",
+        ),
+        (CUSTOMERS.path, {"marketing_opt_in": "perhaps"}, r"\['marketing_opt_in'\] .* \(boolean\)"),
+        (CUSTOMERS.path, {"iban": "DE00"}, r"raw/customers has no columns \['iban'\]"),
+        (ORDERS.path, {"order_date": "2025-01-01"}, r"cannot update partition columns \['order_date'\]"),
+    ],
+)
+def test_an_update_the_dataset_cannot_take_is_refused_naming_the_column_but_not_the_value(
+    spark: SparkSession, source_lake: str, dataset: str, values: dict[str, str], message: str
+) -> None:
+    plan = {
+        "subjects": [SUBJECT],
+        "datasets": [
+            {"dataset": dataset, "keys": {"customer_id": "customer_id"}, "action": "update", "updates": {}},
+        ],
+    }
+    plan["datasets"][0]["updates"] = {SUBJECT["id"]: values}
+    with pytest.raises(engine.PlanError, match=message) as caught:
+        base.execute(dsr_erase.NAME, dsr_erase.run, args_for(source_lake, plan), spark=spark)
+    for value in values.values():
+        assert value not in str(caught.value)
+
+
+def test_a_row_claimed_by_two_subjects_of_an_update_is_refused_before_it_is_written(
+    spark: SparkSession, source_lake: str, subjects: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    root = copy_lake(source_lake, tmp_path / "lake")
+    before = files(root, CUSTOMERS.path)
+    shared_key = {"customer_id": [subjects[0]["customer_id"]]}
+    twins = [{"id": SUBJECT["id"], "keys": shared_key}, {"id": OTHER, "keys": shared_key}]
+    plan = {
+        "subjects": twins,
+        "datasets": [
+            {
+                "dataset": CUSTOMERS.path,
+                "keys": {"customer_id": "customer_id"},
+                "action": "update",
+                "updates": {SUBJECT["id"]: {"last_name": "One"}, OTHER: {"last_name": "Two"}},
+            }
+        ],
+    }
+    message = f"rows match several subjects of the update \\({SUBJECT['id']}, {OTHER}\\)"
+    with pytest.raises(engine.PlanError, match=message):
+        base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark)
+    assert files(root, CUSTOMERS.path) == before

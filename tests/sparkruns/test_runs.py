@@ -82,6 +82,19 @@ def test_local_runs_wait_for_a_free_slot(lake: str) -> None:
     assert spark_run_submit(run_pk=waiting.pk).state == RunState.QUEUED
 
 
+def test_runs_rewriting_lake_files_wait_for_each_other(lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.configuration.services import get_store
+
+    monkeypatch.setenv("ECAP_SPARK__LOCAL_MAX_CONCURRENT", "4")  # only the rewriter rule holds runs back here
+    get_store().invalidate()
+    erasing = spark_run_request(job="dsr_erase", args=["--plan", "/nonexistent"], submit=False)
+    SparkRun.objects.filter(pk=erasing.pk).update(state=RunState.RUNNING, handle="x")
+    retention = spark_run_request(job="retention", args=["--policy", "/nonexistent"], submit=False)
+    assert spark_run_submit(run_pk=retention.pk).state == RunState.QUEUED
+    second = spark_run_request(job="dsr_erase", args=["--plan", "/other"], submit=False)
+    assert spark_run_submit(run_pk=second.pk).state == RunState.QUEUED
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # lineage and alerts are handled once the run's end is committed
 def test_a_local_run_goes_end_to_end_with_lineage_and_a_failure_alerts(lake: str) -> None:
