@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.catalog.models import DataCategory
-from apps.catalog.services import field_category_add
+from apps.catalog.services import FieldSpec, dataset_schema_apply, dataset_upsert, field_category_add
 from apps.common.errors import Conflict
 from apps.incidents.models import Alert
 from apps.incidents.services import payloads_sweep
@@ -34,6 +34,7 @@ from apps.sparkruns.choices import RunState
 from apps.sparkruns.models import SparkRun
 from apps.sparkruns.services import job_environment
 from tests.catalog.factories import DatasetFactory, FieldFactory
+from tests.spark.conftest import spark  # noqa: F401 - the shared local Spark session
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +203,62 @@ def test_the_retention_page_shows_rules_and_reports_and_starts_a_dry_run(
     page = client.get(reverse("privacy:retention")).content.decode()
     assert "Apply this dry run" in page
     assert "12" in page
+
+
+@pytest.mark.slow
+def test_the_real_retention_job_runs_the_dry_run_then_applies_exactly_it(
+    spark: Any,  # noqa: F811
+    configured_lake: str,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """On a generated lake: the dry run writes nothing and counts the expired clickstream rows; the applied run
+    removes exactly them; both reports land on their runs."""
+    import argparse
+
+    from spark.jobs import retention as job
+    from spark.jobs.base import base_parser, execute
+    from spark.jobs.generate import generate_lake
+    from spark.schema import USER_EVENTS
+
+    generate_lake(spark, configured_lake, orders=200, seed=5, bad_share=0.0, days=20)
+    dataset, _ = dataset_upsert(namespace=configured_lake, name=USER_EVENTS.path, defaults={"format": "parquet"})
+    specs = [FieldSpec(f.name, f.dataType.simpleString(), True) for f in USER_EVENTS.schema.fields]
+    dataset_schema_apply(dataset=dataset, fields=specs, source="test")
+    events = spark.read.parquet(f"{configured_lake}/{USER_EVENTS.path}")
+    newest = events.agg({"event_ts": "max"}).collect()[0][0]
+    as_of = newest.replace(tzinfo=UTC) + timedelta(days=10)  # keep 15 days: the oldest ~5 days expire
+    cutoff = as_of - timedelta(days=15)
+    expected = events.where(events.event_ts < cutoff.replace(tzinfo=None)).count()
+    total = events.count()
+    assert 0 < expected < total
+    RetentionRule.objects.create(name="events-15d", dataset=dataset, time_field="event_ts", days=15)
+
+    def run_job(run: RetentionRun) -> RetentionRun:
+        assert run.spark_run is not None
+        for name, value in job_environment(run.spark_run).items():
+            monkeypatch.setenv(name, value)
+        parser: argparse.ArgumentParser = base_parser(job.NAME)
+        job.add_arguments(parser)
+        args = parser.parse_args(
+            ["--lake", configured_lake, "--run-id", str(run.spark_run.run_id), *run.spark_run.args]
+        )
+        summary = execute(job.NAME, job.run, args, spark=spark).summary
+        with django_capture_on_commit_callbacks(execute=True):
+            return finish(run, summary)
+
+    dry = run_job(retention_run_start(mode=RetentionMode.DRY_RUN, actor=None, as_of=as_of))
+    assert dry.status == RunStatus.SUCCEEDED
+    assert dry.summary["datasets"][USER_EVENTS.path]["rows_expired"] == expected
+    spark.catalog.clearCache()
+    assert spark.read.parquet(f"{configured_lake}/{USER_EVENTS.path}").count() == total  # nothing written
+    applied = RetentionRun.objects.get(mode=RetentionMode.APPLY)  # the cycle's own dry run is applied by itself
+    applied = run_job(applied)
+    assert applied.status == RunStatus.SUCCEEDED
+    report = applied.summary["datasets"][USER_EVENTS.path]
+    assert report["rows_deleted"] == expected
+    assert report["verification"]["verified"] is True
+    spark.catalog.clearCache()
+    left = spark.read.parquet(f"{configured_lake}/{USER_EVENTS.path}")
+    assert left.count() == total - expected
+    assert left.where(left.event_ts < cutoff.replace(tzinfo=None)).count() == 0
