@@ -19,6 +19,8 @@ class PrivacyConfig(AppConfig):
         Governed("privacy.SubjectIdentity", sensitivity=25, masked=("value", "value_hash")),
         Governed("privacy.ConsentEvent", sensitivity=15, masked=("ip_hash", "user_agent")),
         Governed("privacy.DataSubjectRequest", sensitivity=20, masked=("details",), ignored=("updated_at",)),
+        Governed("privacy.RequestEvent", sensitivity=5),
+        Governed("privacy.RequestPlan", sensitivity=10),
         Governed("privacy.RequestRun", sensitivity=20, masked=("document",)),
         Governed("privacy.ErasureCertificate", sensitivity=10),
         Governed("privacy.ExportPackage", sensitivity=20),

@@ -79,7 +79,7 @@ def certificate_document(run: RequestRun, number: str, issued_at: str) -> dict[s
     """What the certificate states, from the run's job summary."""
     request, summary = run.request, run.summary or {}
     verification = summary.get("verification") or {}
-    verified_event = request.timeline.filter(kind="verified").order_by("at").first()
+    verified_event = request.timeline.filter(kind="status", data__status="verified").order_by("at").first()
     datasets = summary.get("datasets") or {}
     return {
         "format_version": FORMAT_VERSION,

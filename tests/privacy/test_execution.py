@@ -183,6 +183,22 @@ def test_an_erasure_runs_from_a_private_plan_file_and_ends_with_a_signed_certifi
     certificate.document = certificate.document.replace('"verified":true', '"verified":false')
     assert not certificate_verify(certificate)
 
+    # Every step is on the timeline and in the audit log (with the run's plan document masked).
+    from apps.audit.models import AuditEvent
+    from apps.audit.services import audit_seal_pending
+
+    steps = [e.data.get("status", e.kind) if e.kind == "status" else e.kind for e in request.timeline.all()]
+    for kind in ("received", "verified", "planned", "plan_approved", "in_progress", "run_started", "certificate",
+                 "run_succeeded"):  # fmt: skip
+        assert kind in steps
+    assert document["request"]["verified_at"] is not None
+    audit_seal_pending()
+    audited = set(AuditEvent.objects.values_list("target_type", "action"))
+    for target in ("privacy.requestevent", "privacy.requestplan", "privacy.requestrun", "privacy.erasurecertificate"):
+        assert (target, "create") in audited, target
+    run_events = AuditEvent.objects.filter(target_type="privacy.requestrun")
+    assert all(who["email"] not in json.dumps(e.changes) for e in run_events)
+
     client.force_login(officer)
     page = client.get(reverse("privacy:request-detail", kwargs={"public_id": request.public_id}))
     assert certificate.number in page.content.decode()
