@@ -104,6 +104,11 @@ def certificate_document(run: RequestRun, number: str, issued_at: str) -> dict[s
             "finished_at": summary.get("finished_at"),
         },
         "datasets": [_dataset(name, datasets[name], verification.get(name) or {}) for name in sorted(datasets)],
+        "excluded": [
+            {"dataset": i["dataset"], "namespace": i.get("namespace"), "reason": i.get("reason")}
+            for i in (request.plan.items if hasattr(request, "plan") else [])
+            if i.get("action") == "excluded"
+        ],
         "totals": summary.get("totals") or {},
         "verified": bool(summary.get("verified")),
     }

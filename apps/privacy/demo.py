@@ -12,7 +12,7 @@ from apps.catalog.models import DataCategory, Dataset
 from apps.common.models import User
 from apps.privacy.choices import ConsentDecision, ConsentSource, RequestStatus
 from apps.privacy.models import ConsentEvent, DataSubjectRequest, RetentionRule
-from apps.privacy.planning import plan_approve, plan_build
+from apps.privacy.planning import plan_approve, plan_build, plan_item_exclude
 from apps.privacy.requests import request_create, request_transition
 from apps.privacy.services import ConsentIn, consent_record_many
 
@@ -94,7 +94,11 @@ def seed() -> list[str]:
                 User.objects.filter(username="compliance").first() or User.objects.filter(is_superuser=True).first()
             )
             if request_type == "gdpr.erasure" and officer is not None:
-                plan_build(request=request, actor=officer)
+                plan = plan_build(request=request, actor=officer)
+                reason = "erased by its owner's own deletion process (ticket CRM-1042)"
+                for item in plan.items:  # e.g. the CRM export outside the lake
+                    if item["action"] == "review":
+                        plan_item_exclude(request=request, dataset=item["dataset"], reason=reason, actor=officer)
                 plan_approve(request=request, actor=officer)
         lines.append(
             f"privacy: {len(REQUESTS)} open data-subject requests with their deadlines (the erasure ready to run)"

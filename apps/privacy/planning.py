@@ -1,9 +1,11 @@
 """Planning a request's execution from the catalog and lineage, for staff to review before it runs.
 
-Where the subject is: every active dataset with a field whose identity kind is one the subject is known by (its
-keys), and every dataset downstream of those through lineage (up to ``DOWNSTREAM_HOPS`` hops) — a downstream copy
-with no identity field of a known kind is listed too, as one the subject cannot be located in (a steward must map
-it). What is done, by the request's right:
+Where the subject is: every active dataset with a field whose identity kind is one the subject is known by, or can
+be resolved to (``resolvable_kinds``: a dataset holding an e-mail and a customer id turns the e-mail into the customer
+id that finds the orders; the jobs resolve the values before changing anything), and every dataset downstream of
+those through lineage (up to ``DOWNSTREAM_HOPS`` hops). A downstream copy with no identity field of such a kind, or
+outside the lake, is listed for review: a steward maps it (identity kinds in the catalog) or staff exclude it with
+the reason (``plan_item_exclude``), which the certificate repeats. What is done, by the request's right:
 
 - access, portability, know: **export** the rows;
 - erasure, delete: **delete** the rows, unless the dataset is under a legal hold (a retention policy listed in
@@ -32,6 +34,7 @@ from apps.configuration.services import config_get
 from apps.lineage.selectors import dataset_neighbours
 from apps.privacy.choices import RequestStatus
 from apps.privacy.models import DataSubjectRequest, RequestEvent, RequestPlan
+from spark.paths import normalize_root
 
 DOWNSTREAM_HOPS = 5
 EXPORT_RIGHTS = frozenset({"access", "portability", "know"})
@@ -60,6 +63,22 @@ def _strategy(categories: list[str], identity_kind: str) -> str:
     return IDENTITY_STRATEGY.get(identity_kind, "nullify")
 
 
+def resolvable_kinds(known: set[str], by_dataset: dict[int, list[Field]]) -> set[str]:
+    """The identity kinds a subject can be found by: those it is known by, and, transitively, the other identity
+    kinds of every dataset that holds one of them (a customers table with e-mail and customer id turns an e-mail into
+    the customer id that finds the orders). The jobs resolve the values the same way before they change anything."""
+    kinds = set(known)
+    grown = True
+    while grown:
+        grown = False
+        for rows in by_dataset.values():
+            present = {f.identity_kind for f in rows if f.identity_kind}
+            if present & kinds and not present <= kinds:
+                kinds |= present
+                grown = True
+    return kinds
+
+
 def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
     """The plan of a request, built from the current catalog and lineage (not stored)."""
     right = request.request_type.partition(".")[2]
@@ -75,11 +94,14 @@ def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
     by_dataset: dict[int, list[Field]] = {}
     for field in fields:
         by_dataset.setdefault(field.dataset_id, []).append(field)
+    known = set(kinds)
+    kinds = resolvable_kinds(known, by_dataset)
     located = {pk for pk, rows in by_dataset.items() if any(f.identity_kind in kinds for f in rows)}
     hops = dict.fromkeys(located, 0) | dataset_neighbours(
         dataset_ids=located, direction="downstream", hops=DOWNSTREAM_HOPS
     )
     holds = {str(p) for p in config_get("privacy.legal_hold_policies") or []}
+    lake = normalize_root(str(config_get("lake.root")))
     datasets = {d.pk: d for d in Dataset.objects.filter(pk__in=hops).select_related("retention_policy")}
     items = []
     for pk in sorted(hops, key=lambda p: (hops[p], datasets[p].name)):
@@ -93,7 +115,9 @@ def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
         }
         policy = dataset.retention_policy.name if dataset.retention_policy else ""
         hold = policy in holds
-        if not keys:
+        if normalize_root(dataset.namespace) != lake:
+            action, reason = "review", f"outside the lake ({dataset.namespace}): handled with its owner, then excluded"
+        elif not keys:
             action, reason = "review", "a downstream copy without an identity field: map how the subject is found"
         elif right in EXPORT_RIGHTS:
             action, reason = "export", "the subject's rows are part of the package"
@@ -103,6 +127,9 @@ def plan_items(request: DataSubjectRequest) -> list[dict[str, Any]]:
             action, reason = "anonymise", f"kept by law under the {policy} retention policy: anonymised, not deleted"
         else:
             action, reason = "delete", "the subject's rows are deleted"
+        resolved = sorted(set(keys.values()) - known)
+        if resolved and action != "review":
+            reason += f" (found by {', '.join(resolved)}, resolved from the subject's identities in the lake)"
         items.append(
             {
                 "dataset": dataset.name,
@@ -149,4 +176,28 @@ def plan_approve(*, request: DataSubjectRequest, actor: User) -> RequestPlan:
         plan.approved_by, plan.approved_at = actor, timezone.now()
         plan.save(update_fields=["approved_by", "approved_at"])
         RequestEvent.objects.create(request=request, kind="plan_approved", message="Plan approved.", actor=actor)
+    return plan
+
+
+def plan_item_exclude(*, request: DataSubjectRequest, dataset: str, reason: str, actor: User) -> RequestPlan:
+    """Take a dataset to review out of the run, with the reason (e.g. a copy outside the lake erased by its owner's
+    own process); the exclusion, who made it and why, is on the timeline and in the certificate."""
+    if not reason.strip():
+        raise Conflict("Say why the dataset is excluded.", code="reason_required")
+    with transaction.atomic():
+        plan = RequestPlan.objects.select_for_update().filter(request=request).first()
+        item = next((i for i in plan.items if i["dataset"] == dataset), None) if plan else None
+        if plan is None or item is None or item["action"] != "review":
+            raise Conflict(f"{dataset} is not a dataset of the plan waiting for review.", code="not_in_review")
+        item["action"] = "excluded"
+        item["reason"] = f"excluded by {actor.get_username()}: {reason.strip()[:1000]}"
+        plan.approved_by, plan.approved_at = None, None
+        plan.save()
+        RequestEvent.objects.create(
+            request=request,
+            kind="plan_excluded",
+            message=f"{dataset} excluded from the run: {reason.strip()[:300]}",
+            actor=actor,
+            data={"dataset": dataset},
+        )
     return plan

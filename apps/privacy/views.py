@@ -54,7 +54,7 @@ from apps.privacy.page_selectors import (
     request_queue,
     subject_page,
 )
-from apps.privacy.planning import plan_approve, plan_build
+from apps.privacy.planning import plan_approve, plan_build, plan_item_exclude
 from apps.privacy.reports import annual_metrics
 from apps.privacy.requests import (
     request_acknowledge,
@@ -216,6 +216,14 @@ def _plan(request: HttpRequest, dsr: DataSubjectRequest) -> str:
     return f"Plan built: {len(plan.items)} dataset(s) to review."
 
 
+def _exclude(request: HttpRequest, dsr: DataSubjectRequest) -> str:
+    dataset = request.POST.get("dataset", "")
+    plan_item_exclude(
+        request=dsr, dataset=dataset, reason=request.POST.get("reason", ""), actor=cast(User, request.user)
+    )
+    return f"{dataset} excluded from the run; approve the plan again."
+
+
 def _approve_plan(request: HttpRequest, dsr: DataSubjectRequest) -> str:
     plan_approve(request=dsr, actor=cast(User, request.user))
     return "Plan approved."
@@ -246,6 +254,7 @@ ACTIONS: dict[str, Callable[[HttpRequest, DataSubjectRequest], str]] = {
     "send-package-link": _send_package_link,
     "plan": _plan,
     "approve-plan": _approve_plan,
+    "exclude": _exclude,
     "send-link": _send_link,
     "verify": _verify,
     "acknowledge": _acknowledge,

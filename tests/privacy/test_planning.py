@@ -10,7 +10,7 @@ from apps.catalog.services import field_category_add
 from apps.common.errors import Conflict
 from apps.privacy.choices import RequestStatus
 from apps.privacy.models import DataSubjectRequest
-from apps.privacy.planning import plan_approve, plan_build
+from apps.privacy.planning import plan_approve, plan_build, plan_item_exclude
 from apps.privacy.requests import request_create, request_transition
 from apps.privacy.services import subject_identity_add
 from tests.catalog.factories import DatasetFactory, FieldFactory, dataset_edge
@@ -78,3 +78,39 @@ def test_an_access_request_exports_with_the_personal_fields_and_restriction_need
     unverified = request_create(kind="email", value="bob@example.com", request_type="gdpr.erasure", channel="web")
     with pytest.raises(Conflict):
         plan_build(request=unverified, actor=None)
+
+
+def test_a_subject_known_by_email_alone_is_found_by_the_customer_id_the_lake_resolves(
+    lake: dict[str, object], make_user
+) -> None:
+    request = request_create(kind="email", value="eve@example.com", request_type="gdpr.erasure", channel="web")
+    for status in (RequestStatus.IDENTITY_PENDING, RequestStatus.VERIFIED):
+        request = request_transition(request=request, status=status, actor=None)
+    items = {i["dataset"]: i for i in plan_build(request=request, actor=None).items}
+    assert items["raw/orders"]["keys"] == {"customer_id": "customer_id"}  # resolved through raw/customers
+    assert "resolved from the subject's identities" in items["raw/orders"]["reason"]
+    assert items["raw/customers"]["keys"] == {"customer_id": "customer_id", "email": "email"}
+    assert "resolved" not in items["raw/customers"]["reason"] or "customer_id" in items["raw/customers"]["reason"]
+
+
+def test_a_copy_outside_the_lake_is_reviewed_and_excluded_with_its_reason_before_approval(
+    lake: dict[str, object], make_user
+) -> None:
+    officer = make_user(role="compliance_officer")
+    outside = DatasetFactory(namespace="s3://crm-exports", name="crm/audience")
+    FieldFactory(dataset=outside, name="customer_id", identity_kind="customer_id")
+    dataset_edge(lake["customers"], outside)
+    request = verified("gdpr.erasure")
+    items = {i["dataset"]: i for i in plan_build(request=request, actor=None).items}
+    assert items["crm/audience"]["action"] == "review"
+    assert "outside the lake" in items["crm/audience"]["reason"]
+    with pytest.raises(Conflict):
+        plan_item_exclude(request=request, dataset="crm/audience", reason=" ", actor=officer)
+    for name in ("crm/audience", "analytics/daily_report"):
+        plan_item_exclude(request=request, dataset=name, reason="erased by the CRM team", actor=officer)
+    with pytest.raises(Conflict) as not_review:
+        plan_item_exclude(request=request, dataset="raw/orders", reason="no", actor=officer)
+    assert not_review.value.code == "not_in_review"
+    plan = plan_approve(request=request, actor=officer)
+    assert {i["dataset"]: i["action"] for i in plan.items}["crm/audience"] == "excluded"
+    assert request.timeline.filter(kind="plan_excluded").count() == 2
