@@ -9,7 +9,7 @@ ADDR ?= 127.0.0.1:8000
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=ecap_site.settings.test
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint format typecheck check-migrations check-deploy check-schema pytest test-inner bench-inner clean
+.PHONY: run test browser bench lint format typecheck check-migrations check-deploy check-schema pytest test-inner bench-inner clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (pyspark 3.5 / EMR 7)")'
@@ -33,8 +33,12 @@ run: $(VENV)/.runtime
 	$(PY) manage.py run_embedded $(ADDR)
 
 ## test: lint, types, migrations, deploy checks, API schema and the whole suite on real PostgreSQL and Redis
-test: $(VENV)/.dev
+test: $(VENV)/.dev browser
 	$(PY) scripts/test_services.py -- $(MAKE) --no-print-directory test-inner
+
+## browser: the Chromium the browser tests drive (Debian's chromium, installed with apt-get when missing)
+browser: | $(PY)
+	$(PY) scripts/browser.py
 
 test-inner: lint typecheck check-migrations check-deploy check-schema pytest
 

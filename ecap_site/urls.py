@@ -1,9 +1,9 @@
 """URL configuration.
 
 Public without login (the explicit allow-list): ``/healthz``, ``/readyz``, ``/metrics`` (bearer-protected when
-METRICS_TOKEN is set), the admin login page, static files, alert intake under ``/integrations/v1/`` (the
-integration's token is the credential) and signed remediation approval links. Everything else needs a session or an
-API token.
+METRICS_TOKEN is set), the login pages (the portal's, for every role, and the admin's), static files, alert intake
+under ``/integrations/v1/`` (the integration's token is the credential), signed remediation approval links and the
+signed links e-mailed to data subjects. Everything else needs a session or an API token.
 Each domain app that has an ``api/urls.py`` is mounted under ``/api/v1/<app>/``.
 """
 
@@ -15,6 +15,7 @@ from importlib.util import find_spec
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView, LogoutView
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -45,6 +46,10 @@ urlpatterns = [
     path("healthz", common_views.healthz, name="healthz"),
     path("readyz", common_views.readyz, name="readyz"),
     path("metrics", common_views.metrics, name="metrics"),
+    path(
+        "login/", LoginView.as_view(template_name="portal/login.html", redirect_authenticated_user=True), name="login"
+    ),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("apps.incidents.urls")),
     path("catalog/", include("apps.catalog.urls")),

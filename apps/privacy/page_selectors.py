@@ -251,7 +251,10 @@ def request_page(*, public_id: uuid.UUID, now: datetime, tz: str) -> RequestPage
         if plan is not None and plan.approved_at is None:
             page.actions.insert(1, "approve-plan")
         runnable = [i for i in (plan.items if plan else []) if i["action"] != "review"]
-        if kind and plan is not None and plan.approved_at and runnable and page.active_run is None:
+        done = plan is not None and any(
+            r.status == RunStatus.SUCCEEDED and plan.approved_at and r.created_at >= plan.approved_at for r in runs
+        )  # the approved plan ran: rebuilding and approving it again allows another run
+        if kind and plan is not None and plan.approved_at and runnable and page.active_run is None and not done:
             page.actions.insert(0, "run")
     if page.has_email and any(r.status == RunStatus.SUCCEEDED and hasattr(r, "package") for r in runs):
         page.actions.append("send-package-link")

@@ -136,7 +136,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"  # every role signs in here; the admin's own login is for staff
+LOGOUT_REDIRECT_URL = "login"
 LOGIN_REDIRECT_URL = "portal-home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

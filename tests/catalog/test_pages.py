@@ -165,7 +165,7 @@ def test_catalog_pages_redirect_anonymous_visitors_to_login(client: Client, rfm_
     for url in (reverse("catalog:dataset-list"), _detail_url(rfm_page)):
         response = client.get(url)
         assert response.status_code == 302
-        assert response["Location"].startswith("/admin/login/")
+        assert response["Location"].startswith("/login/")
 
 
 def test_catalog_pages_refuse_users_without_view_dataset(client: Client, rfm_page: Dataset) -> None:

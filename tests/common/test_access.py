@@ -13,7 +13,9 @@ ALLOW_LIST = {
     r"^healthz$": "Kubernetes liveness probe",
     r"^readyz$": "Kubernetes readiness probe",
     r"^metrics$": "Prometheus scrape; bearer-protected when METRICS_TOKEN is set",
-    r"^admin/login/$": "the login page itself",
+    r"^admin/login/$": "the admin's login page itself",
+    r"^login/$": "the portal's login page itself",
+    r"^logout/$": "signing out never needs a login",
     r"^admin/logout/$": "logging out never needs a login",
     r"^integrations/v1/": "alert intake and heartbeat pings: the integration's secret token is the credential",
     r"^incidents/remediation/approve/": "signed, expiring approval links: the signature names the approver",
@@ -58,12 +60,13 @@ def test_every_url_outside_the_allow_list_requires_authentication(client: Client
             assert response.status_code in (401, 302), f"{url} answered {response.status_code} without login"
         else:
             assert response.status_code == 302, f"{url} answered {response.status_code} without login"
-            assert "/admin/login/" in response["Location"]
+            logins = ("/login/", "/admin/login/") if url.startswith("/admin/") else ("/login/",)
+            assert response["Location"].startswith(logins), url
     assert checked > 20
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["/healthz", "/metrics", "/admin/login/"])
+@pytest.mark.parametrize("url", ["/healthz", "/metrics", "/admin/login/", "/login/"])
 def test_allow_listed_urls_answer_without_login(client: Client, url: str) -> None:
     assert client.get(url).status_code == 200
 
@@ -96,7 +99,7 @@ def test_openapi_schema_needs_login_and_describes_the_token_scheme(api_client, t
 def test_swagger_ui_is_served_from_local_static_files(client: Client, make_user) -> None:
     anonymous = client.get("/api/docs/")
     assert anonymous.status_code == 302
-    assert anonymous["Location"].startswith("/admin/login/")
+    assert anonymous["Location"].startswith("/login/")
     client.force_login(make_user())
     page = client.get("/api/docs/")
     assert page.status_code == 200

@@ -62,3 +62,17 @@ def test_demo_data_is_refused_in_production(settings) -> None:
         call_command("seed_demo", stdout=io.StringIO())
     with pytest.raises(Exception, match="not"):
         call_command("create_demo_users", stdout=io.StringIO())
+
+
+def test_every_demo_user_signs_in_on_the_portal_login_page() -> None:
+    """Compliance officers and on-call engineers are not staff: they sign in on the portal's page, not the admin's."""
+    logins = printed_logins()
+    for username, (_, password) in logins.items():
+        client = Client()
+        response = client.post("/login/?next=/", {"username": username, "password": password, "next": "/"})
+        assert response.status_code == 302, username
+        assert response["Location"] == "/", username
+    compliance = Client()
+    compliance.post("/login/", {"username": "compliance", "password": logins["compliance"][1]})
+    assert compliance.get("/privacy/").status_code == 200
+    assert Client().post("/login/", {"username": "compliance", "password": "wrong"}).status_code == 200

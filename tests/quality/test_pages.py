@@ -103,7 +103,7 @@ def test_quality_pages_redirect_anonymous_visitors_to_login(client: Client, cust
     for url in (reverse("quality:dashboard"), page_url(customers)):
         response = client.get(url)
         assert response.status_code == 302
-        assert response["Location"].startswith("/admin/login/")
+        assert response["Location"].startswith("/login/")
 
 
 def test_quality_pages_refuse_users_without_view_permission(make_user: Callable[..., User], customers: Dataset) -> None:
