@@ -210,17 +210,21 @@ def run_environment(run: SparkRun) -> dict[str, str]:
         return {}
     if not request_run.document:
         raise RunInvalid("The plan of this run is gone (the run already ended).")
-    path = plan_file(request_run)
-    _private_dir(path.parent)
     if request_run.kind == RunKind.EXPORT:
         _private_dir(export_dir())
+    private_file_write(plan_file(request_run), request_run.document)
+    return {HASH_KEY_ENV: str(config_get("secrets.anonymisation_key"))}
+
+
+def private_file_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by this user only (0600, in a 0700 directory), whole or not at all."""
+    _private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as stream:
-        stream.write(request_run.document)
+        stream.write(text)
     tmp.replace(path)
-    return {HASH_KEY_ENV: str(config_get("secrets.anonymisation_key"))}
 
 
 def _discard_inputs(run: RequestRun) -> None:

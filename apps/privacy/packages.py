@@ -18,7 +18,6 @@ from pathlib import Path
 
 import structlog
 from django.conf import settings
-from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
@@ -31,6 +30,7 @@ from apps.common.errors import Conflict, DomainError
 from apps.configuration.crypto import keyring
 from apps.configuration.services import config_get
 from apps.privacy.choices import IdentityKind
+from apps.privacy.links import LinkExpired, LinkInvalid, link_read, link_token
 from apps.privacy.models import ExportPackage, RequestEvent, RequestRun
 
 logger = structlog.get_logger(__name__)
@@ -114,18 +114,17 @@ def package_download(*, package: ExportPackage, by: str) -> bytes:
 
 def package_link_path(package: ExportPackage) -> str:
     """The path of the subject's download link (signed; valid until the package expires)."""
-    token = signing.TimestampSigner(salt=SALT).sign_object({"p": str(package.public_id)})
+    token = link_token(salt=SALT, public_id=package.public_id)
     return reverse("privacy:package-link", kwargs={"token": token})
 
 
 def package_from_link(token: str) -> ExportPackage:
     max_age = int(config_get("privacy.package_hours")) * 3600
     try:
-        payload = signing.TimestampSigner(salt=SALT).unsign_object(token, max_age=max_age)
-        public_id = uuid.UUID(str(payload["p"]))
-    except signing.SignatureExpired:
+        public_id = link_read(salt=SALT, token=token, max_age_seconds=max_age)
+    except LinkExpired:
         raise PackageUnavailable("The link has expired.") from None
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except LinkInvalid:
         raise PackageLinkInvalid("The link is not valid.") from None
     package = ExportPackage.objects.select_related("request").filter(public_id=public_id).first()
     if package is None:

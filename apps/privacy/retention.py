@@ -17,7 +17,6 @@ Both runs, their reports and who started them are kept; every rule change and ru
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from apps.common.errors import Conflict
 from apps.common.models import User
 from apps.configuration.services import config_get
 from apps.privacy.choices import RetentionMode, RunStatus
+from apps.privacy.execution import private_file_write
 from apps.privacy.models import RetentionRule, RetentionRun
 from apps.privacy.planning import _strategy
 from apps.sparkruns.choices import FINAL_STATES, Backend, Job, RunState
@@ -178,14 +178,7 @@ def retention_environment(run: SparkRun) -> dict[str, str]:
     retention = RetentionRun.objects.filter(spark_run=run).first()
     if retention is None:
         return {}
-    path = policy_file(retention)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as stream:
-        json.dump(retention.policy, stream)
-    tmp.replace(path)
+    private_file_write(policy_file(retention), json.dumps(retention.policy))
     return {HASH_KEY_ENV: str(config_get("secrets.anonymisation_key"))}
 
 

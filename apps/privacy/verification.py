@@ -8,11 +8,8 @@ key) and age (``privacy.verification_link_hours``) are the credential. The token
 
 from __future__ import annotations
 
-import uuid
-
 import structlog
 from django.conf import settings
-from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -21,6 +18,7 @@ from apps.common.errors import Conflict, DomainError
 from apps.common.models import User
 from apps.configuration.services import config_get
 from apps.privacy.choices import IdentityKind, RequestStatus
+from apps.privacy.links import LinkExpired, LinkInvalid, link_read, link_token
 from apps.privacy.models import DataSubjectRequest, RequestEvent
 from apps.privacy.requests import RequestInvalid, request_transition
 
@@ -40,7 +38,7 @@ class VerificationLinkExpired(VerificationLinkInvalid):
 
 def verification_path(request: DataSubjectRequest) -> str:
     """The path of the request's verification link (signed now; valid for the configured hours)."""
-    token = signing.TimestampSigner(salt=SALT).sign_object({"r": str(request.public_id)})
+    token = link_token(salt=SALT, public_id=request.public_id)
     return reverse("privacy:verify", kwargs={"token": token})
 
 
@@ -48,11 +46,10 @@ def verification_read(token: str) -> DataSubjectRequest:
     """The request a genuine, unexpired link names; VerificationLinkExpired or VerificationLinkInvalid otherwise."""
     max_age = int(config_get("privacy.verification_link_hours")) * 3600
     try:
-        payload = signing.TimestampSigner(salt=SALT).unsign_object(token, max_age=max_age)
-        public_id = uuid.UUID(str(payload["r"]))
-    except signing.SignatureExpired:
+        public_id = link_read(salt=SALT, token=token, max_age_seconds=max_age)
+    except LinkExpired:
         raise VerificationLinkExpired("The link has expired.") from None
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except LinkInvalid:
         raise VerificationLinkInvalid("The link is not valid.") from None
     request = DataSubjectRequest.objects.filter(public_id=public_id).first()
     if request is None:
