@@ -92,6 +92,21 @@ def test_an_integrator_files_a_request_and_reads_its_status(token_client: Callab
     assert "ana@example.com" not in created.content.decode()
     status = client.get(f"{BASE}/requests/{answer['id']}/")
     assert status.json()["timeline"][0]["kind"] == "received"
+    assert status.json()["runs"] == []
+    # Once it ran, the status shows the run and its certificate number (never the plan or its values).
+    from apps.privacy.models import DataSubjectRequest, ErasureCertificate, RequestRun
+
+    request = DataSubjectRequest.objects.get(public_id=answer["id"])
+    run = RequestRun.objects.create(request=request, kind="erase", status="succeeded", document="secret values")
+    ErasureCertificate.objects.create(
+        request=request, run=run, number="CERT-2026-000001-ABCDEF", issued_at=run.created_at, document="{}",
+        sha256="0" * 64, signature="", key_id="",
+    )  # fmt: skip
+    runs = client.get(f"{BASE}/requests/{answer['id']}/").json()["runs"]
+    assert runs == [
+        {"id": str(run.public_id), "kind": "erase", "status": "succeeded", "created_at": runs[0]["created_at"],
+         "finished_at": None, "certificate": "CERT-2026-000001-ABCDEF", "package_ready": False}
+    ]  # fmt: skip
     bad = client.post(f"{BASE}/requests/", {**body, "request_type": "gdpr.forget"}, format="json")
     assert bad.status_code == 400
     assert "request_type" in bad.json()["fields"]

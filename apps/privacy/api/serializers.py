@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.privacy.choices import Channel, ConsentAnswer, ConsentDecision, ConsentSource, IdentityKind, RequestType
-from apps.privacy.models import ConsentEvent, DataSubjectRequest, RequestEvent
+from apps.privacy.models import ConsentEvent, DataSubjectRequest, RequestEvent, RequestRun
 
 
 class IdentitySerializer(serializers.Serializer[Any]):
@@ -91,19 +91,41 @@ class RequestEventSerializer(serializers.ModelSerializer[RequestEvent]):
         read_only_fields = fields
 
 
+class RequestRunSerializer(serializers.ModelSerializer[RequestRun]):
+    """One execution of the request in the lake: its state and, when done, its certificate number."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    certificate = serializers.SerializerMethodField()
+    package_ready = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RequestRun
+        fields = ("id", "kind", "status", "created_at", "finished_at", "certificate", "package_ready")
+        read_only_fields = fields
+
+    def get_certificate(self, run: RequestRun) -> str | None:
+        certificate = getattr(run, "certificate", None)
+        return certificate.number if certificate is not None else None
+
+    def get_package_ready(self, run: RequestRun) -> bool:
+        package = getattr(run, "package", None)
+        return package is not None and package.purged_at is None
+
+
 class RequestSerializer(serializers.ModelSerializer[DataSubjectRequest]):
-    """A request's status and deadlines (never the identity or the subject's own words)."""
+    """A request's status and deadlines (never the identity or the subject's own words), and its runs."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
     subject = serializers.UUIDField(source="subject.public_id", read_only=True)
     duplicate_of = serializers.CharField(source="duplicate_of.reference", read_only=True, allow_null=True)
     timeline = RequestEventSerializer(many=True, read_only=True)
+    runs = RequestRunSerializer(many=True, read_only=True)
 
     class Meta:
         model = DataSubjectRequest
         fields = (
             "id", "reference", "subject", "request_type", "regime", "jurisdiction", "channel", "received_at", "status",
             "acknowledge_by", "respond_by", "respond_by_at", "extension_notice_by", "extended", "duplicate_of",
-            "closed_at", "timeline",
+            "closed_at", "timeline", "runs",
         )  # fmt: skip
         read_only_fields = fields

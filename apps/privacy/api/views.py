@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +19,7 @@ from apps.common.api.views import request_user
 from apps.common.errors import NotFound
 from apps.privacy import services
 from apps.privacy.api import serializers as s
-from apps.privacy.models import ConsentEvent, DataSubject, DataSubjectRequest
+from apps.privacy.models import ConsentEvent, DataSubject, DataSubjectRequest, RequestRun
 from apps.privacy.requests import request_create
 
 VIEW = ("privacy.view_consentevent",)
@@ -125,7 +125,8 @@ class RequestViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[DataSubj
     queryset = DataSubjectRequest.objects.none()
 
     def get_queryset(self) -> QuerySet[DataSubjectRequest]:
-        return DataSubjectRequest.objects.select_related("subject", "duplicate_of").prefetch_related("timeline")
+        runs = Prefetch("runs", queryset=RequestRun.objects.select_related("certificate", "package"))
+        return DataSubjectRequest.objects.select_related("subject", "duplicate_of").prefetch_related("timeline", runs)
 
     @extend_schema(request=s.RequestInSerializer, responses={201: s.RequestSerializer})
     def create(self, request: Request) -> Response:
