@@ -1,6 +1,6 @@
 """The ``dsr_erase`` job: erases or rectifies many data subjects in the lake in one pass per dataset.
 
-``python -m spark.jobs.dsr_erase --lake URI --plan JSON_OR_FILE``
+``python -m spark.jobs.dsr_erase --lake URI --plan JSON_OR_FILE [--max-resolved N]``
 
 The plan (inline JSON or a file)::
 
@@ -23,11 +23,20 @@ An ``update`` (rectification) sets the given columns of each listed subject's ro
 type. Only the Parquet files holding subjects' rows are rewritten, each replaced atomically; see
 ``spark.privacy.erase`` for matching and idempotence and ``spark.privacy.rewrite`` for the replacement.
 
+Identity resolution: before anything is written, the rows a subject matches in a dataset whose rule keys two or more
+identity kinds (``raw/customers`` above) give that subject's other identities (an email-only subject gets its
+customer id, and so its orders); see ``spark.privacy.erase``. More than ``--max-resolved`` (default 100) values of
+one kind for one subject fails the run with a ``PlanError``: a key column is then not a personal identifier. A re-run
+finds nothing more to resolve once the linking rows are gone, so it relies on the first run being complete (whose
+verification covered the resolved values); a plan may list every value the portal already knows.
+
 The summary holds, per dataset, rows matched per subject, rows deleted, anonymised or updated (``rows_deleted``,
 ``rows_anonymised``, ``rows_updated``), every replaced file with its SHA-256 before and after, the untouched file
 count, start and end times; and a final verification scan per dataset (rows still matching raw identity values, or
-their keyed hashes, and rows still pending; an update is verified when nothing is pending). Identity values, new
-values and the hash key never appear in it. Lineage lists every dataset of the plan as both input and output.
+their keyed hashes, and rows still pending; an update is verified when nothing is pending); and ``resolved``, per
+subject id the number of identity values resolution added per kind (``{"<uuid>": {"customer_id": 1}}``). Identity
+values (given or resolved), new values and the hash key never appear in it. Lineage lists every dataset of the plan
+as both input and output.
 """
 
 from __future__ import annotations
@@ -41,14 +50,30 @@ from pyspark.sql.utils import AnalysisException
 
 from spark.jobs.base import JobContext, JobResult, main
 from spark.lineage import ColumnSource, input_dataset, output_dataset
-from spark.privacy.erase import ErasePlan, EraseReport, PlanError, erase, load_plan
+from spark.privacy.erase import DEFAULT_MAX_RESOLVED, ErasePlan, EraseReport, PlanError, erase, load_plan
 
 NAME = "dsr_erase"
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The job's own arguments."""
     parser.add_argument("--plan", required=True, help="The erasure plan: inline JSON or the path of a JSON file.")
+    parser.add_argument(
+        "--max-resolved",
+        type=positive,
+        default=DEFAULT_MAX_RESOLVED,
+        help=f"Most identity values of one kind resolution may add to one subject (default {DEFAULT_MAX_RESOLVED}).",
+    )
 
 
 def hash_key(plan: ErasePlan) -> bytes | None:
@@ -72,6 +97,7 @@ def summarise(ctx: JobContext, plan: ErasePlan, report: EraseReport) -> dict[str
         "datasets": datasets,
         "verification": report.verification,
         "verified": all(v["verified"] for v in report.verification.values()),
+        "resolved": report.resolved,
         "totals": {
             "files_rewritten": sum(d["files_rewritten_count"] for d in datasets.values()),
             "files_untouched": sum(d["files_untouched"] for d in datasets.values()),
@@ -88,7 +114,7 @@ def run(ctx: JobContext) -> JobResult:
     plan = load_plan(ctx.args.plan)
     key = hash_key(plan)
     try:
-        report = erase(ctx.spark, ctx.lake, plan, key, ctx.lineage.run_id)
+        report = erase(ctx.spark, ctx.lake, plan, key, ctx.lineage.run_id, max_resolved=ctx.args.max_resolved)
     except AnalysisException as exc:
         raise PlanError(f"a dataset of the plan cannot be read: {str(exc).splitlines()[0]}") from exc
     inputs, outputs = [], []

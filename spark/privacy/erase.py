@@ -12,6 +12,31 @@ columns are exploded into (kind, value) probes and joined with it, so one scan o
 The scan also yields each matching row's file (``_metadata.file_path``, the same value as ``input_file_name()``) and
 its position in the file (``_metadata.row_index``); only those files are read again and rewritten.
 
+Identity resolution. A subject is often known by one identity (an email) while a dataset finds people by another
+(``raw/orders`` only has ``customer_id``). So before anything is written, ``resolve`` runs over every rule whose keys
+map columns to two or more identity kinds (``raw/customers``: ``customer_id`` and ``email``): the rows matching a
+subject (the same probes and broadcast join, raw form) give the values of their key columns as further identities
+of that subject, normalised as the plan's values are (emails trimmed and lower-cased); nulls and empty values are
+ignored, and so is a value of a column the rule anonymises once it already looks anonymised (the row satisfies the
+rule, or the value its strategy's post-condition): a pseudonym is not an identity. Each round matches only the
+values the previous one found, until nothing new turns up, at most ``RESOLUTION_ROUNDS`` rounds, so identities flow
+across datasets (an email finds a customer id, which finds another dataset's account number). The expanded identity
+set serves everything that follows: matching, rewriting, the keyed-hash forms and the verification scan, which
+therefore also looks for the resolved values (the subject's customer id in ``raw/orders`` after erasure). A value
+found for one subject that also belongs to another subject of the plan is kept for both (both are erased). More than
+``max_resolved`` (default ``DEFAULT_MAX_RESOLVED``) values of one kind resolved for one subject is a ``PlanError``
+naming the subject and the kind, never a value: it means a key column is not a personal identifier (a country, a
+shared household phone) and would drag other people's rows into the request. The job summaries carry the number of
+values added per subject and kind; the values themselves are neither logged nor reported.
+
+Re-runs and resolution. Resolution reads the lake as it is: once a run has deleted or pseudonymised the rows that
+linked a subject's identities (its ``raw/customers`` row), a re-run finds nothing more to resolve and so does not
+look for the linked values any more. A re-run therefore relies on the first run having been complete; that run's
+verification scan covered the resolved values. Rules that resolve identities are applied after the other rules
+(reports keep the plan's order), so a run that stops on one of the other datasets leaves the linking rows for the
+re-run to resolve again. A plan may always list values already known (the portal may add them); they are matched
+as any other, by a first run and a re-run alike.
+
 Idempotence. A re-run finds nothing to do: deleted rows are gone, and anonymised rows no longer match when a key
 column is anonymised (hashed, masked…). When a rule keeps a key column as it is, the row still matches; it is then
 skipped when every anonymised field already satisfies its strategy's post-condition (``nullify``: null; ``hash``: 64
@@ -72,6 +97,9 @@ _P = "__dsr_"  # prefix of working columns
 FILE, ROW, SAT = f"{_P}file", f"{_P}row", f"{_P}satisfied"
 SUBJECT = "subject"
 RANDOM_ALPHABET = string.ascii_letters + string.digits
+DEFAULT_MAX_RESOLVED = 100
+RESOLUTION_ROUNDS = 3
+FOUND = f"{_P}found"
 
 
 class PlanError(ValueError):
@@ -309,18 +337,125 @@ def rule_satisfied(rule: DatasetRule, schema: StructType) -> Column:
     return fields_satisfied(rule.fields, schema) if rule.action == "anonymise" else F.lit(False)
 
 
-def identities(spark: SparkSession, plan: ErasePlan, key: bytes | None) -> DataFrame:
-    """The (kind, value, subject, form) table to broadcast: normalised raw values and, with a key, their hashes."""
+def _known(plan: ErasePlan) -> set[tuple[str, str, str]]:
+    """The plan's (kind, normalised value, subject) identities."""
+    return {
+        (kind, normalise_value(kind, value), subject.id)
+        for subject in plan.subjects
+        for kind, values in subject.keys.items()
+        for value in values
+    }
+
+
+def identities(
+    spark: SparkSession, plan: ErasePlan, key: bytes | None, resolved: Resolution | None = None
+) -> DataFrame:
+    """The (kind, value, subject, form) table to broadcast: normalised raw values (the plan's and those ``resolve``
+    found) and, with a key, their hashes."""
+    raw = _known(plan) | (resolved.triples() if resolved is not None else set())
     rows: set[tuple[str, str, str, str]] = set()
-    for subject in plan.subjects:
-        for kind, values in subject.keys.items():
-            for value in values:
-                normal = normalise_value(kind, value)
-                rows.add((kind, normal, subject.id, RAW))
-                if key is not None:
-                    rows.add((kind, keyed_hash(key, normal), subject.id, HASHED))
+    for kind, value, subject in raw:
+        rows.add((kind, value, subject, RAW))
+        if key is not None:
+            rows.add((kind, keyed_hash(key, value), subject, HASHED))
     schema = f"kind string, value string, {SUBJECT} string, form string"
     return spark.createDataFrame(sorted(rows), schema)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The identity values ``resolve`` found beyond the plan's: subject id → kind → normalised values. The values are
+    kept out of the ``repr``; only ``counts`` is reported."""
+
+    values: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict, repr=False)
+    rounds: int = 0
+
+    def triples(self) -> set[tuple[str, str, str]]:
+        return {
+            (kind, value, subject)
+            for subject, kinds in self.values.items()
+            for kind, values in kinds.items()
+            for value in values
+        }
+
+    def counts(self, plan: ErasePlan) -> dict[str, dict[str, int]]:
+        """Values added per subject of the plan (every subject, possibly with nothing) and kind: counts only."""
+        return {
+            s.id: {kind: len(v) for kind, v in sorted(self.values.get(s.id, {}).items()) if v} for s in plan.subjects
+        }
+
+
+def resolves(rule: DatasetRule) -> bool:
+    """Whether a rule links identities: its key columns map to two or more kinds."""
+    return len(set(rule.keys.values())) > 1
+
+
+def _linked_values(rule: DatasetRule, schema: StructType) -> Column:
+    """A row's key values as (kind, value) structs that may identify its subject: normalised, and null where the rule
+    anonymises the column and the value already looks anonymised (a pseudonym is not an identity)."""
+    row_done = rule_satisfied(rule, schema)
+    items = []
+    for column, kind in rule.keys.items():
+        value = normalise(kind, F.col(column).cast("string"))
+        strategy = rule.fields.get(column)
+        if strategy is not None:
+            looks_done = satisfied(strategy, F.col(column), schema[column].dataType)
+            done = row_done if looks_done is None else row_done | looks_done
+            value = F.when(~F.coalesce(done, F.lit(False)), value)
+        items.append(F.struct(F.lit(kind).alias("kind"), value.alias("value")))
+    return F.array(*items)
+
+
+def resolve(
+    spark: SparkSession,
+    plan: ErasePlan,
+    frames: Mapping[str, DataFrame],
+    max_resolved: int = DEFAULT_MAX_RESOLVED,
+) -> Resolution:
+    """The identities of each subject that the plan's linking rules (see ``resolves``) add to the plan's own, found by
+    matching, round after round, the values the previous round found (the plan's first); ``PlanError`` when one
+    subject would gain more than ``max_resolved`` values of one kind. ``frames`` holds each dataset of the plan."""
+    linking = [rule for rule in plan.datasets if resolves(rule)]
+    known = _known(plan)
+    added: dict[str, dict[str, set[str]]] = {}
+    frontier = known
+    rounds = 0
+    schema = f"kind string, value string, {SUBJECT} string"
+    while linking and frontier and rounds < RESOLUTION_ROUNDS:
+        rounds += 1
+        probe_ids = F.broadcast(spark.createDataFrame(sorted(frontier), schema))
+        found = [
+            probes(frames[rule.dataset], rule, {FOUND: _linked_values(rule, frames[rule.dataset].schema)})
+            .join(probe_ids, ["kind", "value"])
+            .select(SUBJECT, F.explode(FOUND).alias(FOUND))
+            .select(SUBJECT, f"{FOUND}.kind", f"{FOUND}.value")
+            for rule in linking
+        ]
+        candidates = functools.reduce(DataFrame.unionByName, found).where(
+            F.col("value").isNotNull() & (F.trim(F.col("value")) != "")
+        )
+        every = F.broadcast(spark.createDataFrame(sorted(known), schema))
+        fresh = candidates.distinct().join(every, ["kind", "value", SUBJECT], "left_anti").cache()
+        try:
+            counts = fresh.groupBy(SUBJECT, "kind").count().collect()
+            for row in sorted(counts, key=lambda r: (r[SUBJECT], r["kind"])):
+                total = len(added.get(row[SUBJECT], {}).get(row["kind"], ())) + row["count"]
+                if total > max_resolved:
+                    raise PlanError(
+                        f"identity resolution gives subject {row[SUBJECT]} more than {max_resolved} {row['kind']} "
+                        "values: a key column of the plan is not a personal identifier (one value shared by many "
+                        "people), so it would reach other people's rows; fix the rules' keys or raise max_resolved"
+                    )
+            frontier = {(r["kind"], r["value"], r[SUBJECT]) for r in fresh.collect()} if counts else set()
+        finally:
+            fresh.unpersist()
+        for kind, value, subject in frontier:
+            added.setdefault(subject, {}).setdefault(kind, set()).add(value)
+        known |= frontier
+        log.info("identity resolution round %d: %d values added", rounds, len(frontier))
+    return Resolution(
+        values={s: {k: frozenset(v) for k, v in kinds.items()} for s, kinds in added.items()}, rounds=rounds
+    )
 
 
 def _current(i: int) -> str:
@@ -368,23 +503,26 @@ def update_table(spark: SparkSession, rule: DatasetRule, schema: StructType) -> 
     return typed
 
 
-def probes(df: DataFrame, rule: DatasetRule) -> DataFrame:
+def probes(df: DataFrame, rule: DatasetRule, carry: Mapping[str, Column] | None = None) -> DataFrame:
     """(file, row, satisfied, kind, value) for every non-null key value of every row: one row per key column; for an
-    update, also the current value of each updated column."""
+    update, also the current value of each updated column; then the ``carry`` columns (name → expression on the row),
+    as identity resolution needs."""
     structs = [
         F.struct(F.lit(kind).alias("kind"), normalise(kind, F.col(column).cast("string")).alias("value"))
         for column, kind in rule.keys.items()
     ]
     current = [_current(i) for i in range(len(rule.updated_columns))]
+    carried = dict(carry or {})
     return (
         df.select(
             F.col("_metadata.file_path").alias(FILE),
             F.col("_metadata.row_index").alias(ROW),
             rule_satisfied(rule, df.schema).alias(SAT),
             *[F.col(c).alias(_current(i)) for i, c in enumerate(rule.updated_columns)],
+            *[expression.alias(name) for name, expression in carried.items()],
             F.explode(F.array(*structs)).alias("probe"),
         )
-        .select(FILE, ROW, SAT, *current, "probe.kind", "probe.value")
+        .select(FILE, ROW, SAT, *current, "probe.kind", "probe.value", *carried)
         .where(F.col("value").isNotNull())
     )
 
@@ -674,6 +812,7 @@ class EraseReport:
     finished_at: str
     datasets: list[DatasetReport]
     verification: dict[str, dict[str, Any]]
+    resolved: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def erase(
@@ -683,17 +822,30 @@ def erase(
     key: bytes | None,
     run_token: str,
     rewriter: Rewriter | None = None,
+    *,
+    max_resolved: int = DEFAULT_MAX_RESOLVED,
 ) -> EraseReport:
-    """Apply a plan to every dataset it names, then scan each for what is left of the subjects."""
+    """Check every rule, resolve the subjects' identities, apply the plan to every dataset it names (linking rules
+    last), then scan each for what is left of the subjects, resolved values included."""
     if plan.uses_hash and not key:
         raise PlanError(f"the plan hashes values but the environment variable {plan.hash_key_env} is not set")
     started = _now()
-    for rule in plan.datasets:  # every rule is checked before anything is written
-        open_dataset(spark, lake, rule)
-    ids = identities(spark, plan, key).cache()
+    # Every rule is checked, and every identity resolved, before anything is written.
+    frames = {rule.dataset: open_dataset(spark, lake, rule)[0] for rule in plan.datasets}
+    resolution = resolve(spark, plan, frames, max_resolved)
+    ids = identities(spark, plan, key, resolution).cache()
     try:
-        reports = [erase_dataset(spark, lake, rule, ids, key, run_token, rewriter) for rule in plan.datasets]
+        done: dict[str, DatasetReport] = {}
+        for rule in sorted(plan.datasets, key=resolves):  # stable: the plan's order, linking rules last
+            done[rule.dataset] = erase_dataset(spark, lake, rule, ids, key, run_token, rewriter)
+        reports = [done[rule.dataset] for rule in plan.datasets]
         verification = {rule.dataset: verify_dataset(spark, lake, rule, ids) for rule in plan.datasets}
     finally:
         ids.unpersist()
-    return EraseReport(started_at=started, finished_at=_now(), datasets=reports, verification=verification)
+    return EraseReport(
+        started_at=started,
+        finished_at=_now(),
+        datasets=reports,
+        verification=verification,
+        resolved=resolution.counts(plan),
+    )

@@ -10,7 +10,11 @@ included. Keys that the job does not read (``hash_key_env``, the portal's notes 
 
 Matching is the erasure engine's: the identities of every subject (raw form only; export needs no hash key) are
 broadcast and joined with the (kind, value) probes of each row's key columns, emails lower-cased and trimmed on both
-sides, so a subject's rows are exactly those erasure would delete. The scan yields (file, row index, subject) for the
+sides, so a subject's rows are exactly those erasure would delete. Identities are first resolved as erasure resolves
+them (``spark.privacy.erase.resolve``, before ``--out`` is touched): a subject known by an email also gets the rows
+of its customer id found through a rule keyed by both, e.g. its orders; more than ``max_resolved`` values of one kind
+for one subject is a ``PlanError``. The report counts the values added per subject and kind, never the values
+themselves, which are not logged either. The scan yields (file, row index, subject) for the
 matching rows; only the files holding them are read again (a filter on ``_metadata.file_path``, which Spark uses to
 skip the other files) to fetch the rows themselves, streamed to the driver one subject at a time. A subject with more
 than ``max_rows`` rows in a dataset fails the run before any row is fetched.
@@ -63,7 +67,17 @@ from pyspark.sql.types import (
 )
 
 from spark.paths import LakePathError, check_relative, dataset_uri, normalize_root
-from spark.privacy.erase import RAW, DatasetRule, ErasePlan, PlanError, Subject, identities, probes
+from spark.privacy.erase import (
+    DEFAULT_MAX_RESOLVED,
+    RAW,
+    DatasetRule,
+    ErasePlan,
+    PlanError,
+    Subject,
+    identities,
+    probes,
+    resolve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +321,7 @@ class ExportReport:
     finished_at: str
     packages: dict[str, Package] = field(default_factory=dict)
     schemas: dict[str, StructType] = field(default_factory=dict)
+    resolved: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _now() -> str:
@@ -411,19 +426,23 @@ def export(
     out: Path,
     run_id: str,
     max_rows: int = DEFAULT_MAX_ROWS,
+    *,
+    max_resolved: int = DEFAULT_MAX_RESOLVED,
 ) -> ExportReport:
-    """Export every subject of a plan from every dataset it names, one zip per subject under ``out``."""
+    """Export every subject of a plan from every dataset it names, one zip per subject under ``out``; the subjects'
+    identities are resolved first (see ``spark.privacy.erase.resolve``)."""
     started = _now()
     subjects = [s.id for s in plan.subjects]
     taken = [p.name for s in subjects for p in (out / s, out / f"{s}.zip") if os.path.lexists(p)]
     if taken:
         raise ExportError(f"--out already holds {', '.join(taken)}: an export never overwrites a package")
     frames = {rule.dataset: open_dataset(spark, lake, rule) for rule in plan.datasets}  # every rule checked first
+    resolution = resolve(spark, plan, frames, max_resolved)  # may refuse the plan: before --out is touched
     created_out = not out.exists()
     if created_out:
         out.parent.mkdir(parents=True, exist_ok=True)
         _make_private_dir(out)
-    table = identities(spark, plan, None)
+    table = identities(spark, plan, None, resolution)
     kind, value, subject_id, form = table.columns  # (kind, value, subject, form), as identities documents them
     ids = (
         table.where(F.col(form) == RAW)
@@ -431,7 +450,12 @@ def export(
         .cache()
     )
     work: dict[str, Path] = {}
-    report = ExportReport(started_at=started, finished_at="", schemas={p: df.schema for p, df in frames.items()})
+    report = ExportReport(
+        started_at=started,
+        finished_at="",
+        schemas={p: df.schema for p, df in frames.items()},
+        resolved=resolution.counts(plan),
+    )
     try:
         for subject in subjects:
             _make_private_dir(out / subject)

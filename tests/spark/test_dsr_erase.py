@@ -1,6 +1,8 @@
 """The dsr_erase job deletes five customers and anonymises their orders in place, rewriting only the files that hold
 them, atomically; leaves every other row and file alone; changes nothing when re-run; survives a crash mid-rewrite;
-verifies that nothing of the subjects is left; and never reveals the hash key.
+verifies that nothing of the subjects is left; and never reveals the hash key. A subject known by its email alone
+has its customer id resolved from raw/customers, so its orders are anonymised and verified too; a key column that is
+not a personal identifier is refused.
 
 One generated lake (400 orders, seed 7) is copied for each scenario; the main scenario runs the command line once
 and then the same plan a second time.
@@ -262,11 +264,13 @@ def test_the_summary_counts_rows_per_subject_and_verifies_nothing_is_left(
         "verified": True,
     }
     assert summary["verified"] is True
+    assert summary["resolved"] == {s["id"]: {} for s in subjects}  # every identity was in the plan already
 
 
 def test_a_second_run_of_the_same_plan_changes_nothing(erased: dict[str, Any]) -> None:
     second = erased["second"]
     assert second["totals"]["files_rewritten"] == 0
+    assert all(kinds == {} for kinds in second["resolved"].values())
     for path in DATASETS:
         assert second["datasets"][path]["rows_matched_total"] == 0
         assert second["verification"][path]["pending"] == 0
@@ -778,3 +782,208 @@ def test_a_row_claimed_by_two_subjects_of_an_update_is_refused_before_it_is_writ
     with pytest.raises(engine.PlanError, match=message):
         base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark)
     assert files(root, CUSTOMERS.path) == before
+
+
+# Identity resolution: a subject known by one identity is found by the others that its rows link it to.
+
+
+def resolving_plan(subject: dict[str, Any]) -> dict[str, Any]:
+    """The main plan for one subject known by its email alone (padded and upper-cased, as given)."""
+    return plan_for([{"id": subject["id"], "keys": {"email": subject["keys"]["email"]}}])
+
+
+@pytest.fixture(scope="module")
+def resolved_erasure(
+    spark: SparkSession,
+    source_lake: str,
+    subjects: list[dict[str, Any]],
+    hash_key: None,
+    shared_session: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """An email-only plan run over a copy of the lake, then again, then with the customer id the portal learnt; with
+    the verification of the orders before anything was erased, with and without resolution."""
+    subject = subjects[0]
+    work = tmp_path_factory.mktemp("dsr_resolved")
+    root = copy_lake(source_lake, work / "lake")
+    email = subject["keys"]["email"][0].strip().lower()
+    holders = read(spark, root, CUSTOMERS.path).where(F.lower(F.trim("email")) == email).collect()
+    assert [r["customer_id"] for r in holders] == [subject["customer_id"]]  # the email is this customer's alone
+    plan = resolving_plan(subject)
+    parsed = engine.parse_plan(plan)
+    orders_rule = parsed.datasets[1]
+    frames = {rule.dataset: engine.open_dataset(spark, root, rule)[0] for rule in parsed.datasets}
+    resolution = engine.resolve(spark, parsed, frames)
+    key = KEY.encode()
+    unresolved = engine.verify_dataset(spark, root, orders_rule, engine.identities(spark, parsed, key))
+    skipped = engine.verify_dataset(spark, root, orders_rule, engine.identities(spark, parsed, key, resolution))
+    rows_before = {path: rows_json(read(spark, root, path)) for path in DATASETS}
+    before = {path: files(root, path) for path in DATASETS}
+    first = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    after = {path: files(root, path) for path in DATASETS}
+    second = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    after_second = {path: files(root, path) for path in DATASETS}
+    known = resolving_plan(subject)
+    known["subjects"][0]["keys"]["customer_id"] = [subject["customer_id"]]
+    third = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, known), spark=spark).summary
+    return {
+        "root": root,
+        "subject": subject,
+        "resolution": resolution,
+        "unresolved": unresolved,
+        "skipped": skipped,
+        "rows_before": rows_before,
+        "before": before,
+        "first": first,
+        "after": after,
+        "second": second,
+        "after_second": after_second,
+        "third": third,
+        "after_third": {path: files(root, path) for path in DATASETS},
+    }
+
+
+def test_resolution_finds_the_customer_id_of_an_email_only_subject(resolved_erasure: dict[str, Any]) -> None:
+    subject = resolved_erasure["subject"]
+    resolution: engine.Resolution = resolved_erasure["resolution"]
+    assert resolution.values == {subject["id"]: {"customer_id": frozenset({subject["customer_id"]})}}
+    assert resolution.rounds == 2  # the second round found nothing new
+    assert subject["customer_id"] not in repr(resolution)
+    # Without resolution, the orders would look clean before anything is erased; with it, the subject's are found.
+    assert resolved_erasure["unresolved"]["raw_matches"] == 0
+    assert resolved_erasure["skipped"]["raw_matches"] == subject["orders"]
+    assert resolved_erasure["skipped"]["pending"] == subject["orders"]
+    assert resolved_erasure["skipped"]["verified"] is False
+
+
+def test_an_email_only_subject_loses_its_customer_row_and_its_orders(
+    spark: SparkSession, resolved_erasure: dict[str, Any]
+) -> None:
+    root, subject = resolved_erasure["root"], resolved_erasure["subject"]
+    customer_id = subject["customer_id"]
+    customers = read(spark, root, CUSTOMERS.path)
+    assert customers.where(F.col("customer_id") == customer_id).count() == 0
+    assert customers.count() == len(resolved_erasure["rows_before"][CUSTOMERS.path]) - 1
+    orders = read(spark, root, ORDERS.path)
+    assert orders.where(F.col("customer_id") == customer_id).count() == 0
+    theirs = orders.where(F.col("customer_id") == hmac_hex(customer_id)).collect()
+    assert len(theirs) == subject["orders"]
+    assert all(r["ip_address"] is None or set(r["ip_address"][1:-1]) == {"*"} for r in theirs)
+    for path in DATASETS:  # everybody else's rows are as they were
+        others_before = [
+            r for r in resolved_erasure["rows_before"][path] if json.loads(r).get("customer_id") != customer_id
+        ]
+        others_after = [
+            r
+            for r in rows_json(read(spark, root, path))
+            if json.loads(r).get("customer_id") not in (customer_id, hmac_hex(customer_id))
+        ]
+        assert others_after == others_before, path
+
+
+def test_the_summary_counts_what_was_resolved_and_verifies_the_resolved_values(
+    resolved_erasure: dict[str, Any],
+) -> None:
+    first, subject = resolved_erasure["first"], resolved_erasure["subject"]
+    assert first["resolved"] == {subject["id"]: {"customer_id": 1}}
+    assert first["datasets"][CUSTOMERS.path]["rows_matched"] == {subject["id"]: 1}
+    assert first["datasets"][CUSTOMERS.path]["rows_deleted"] == 1
+    assert first["datasets"][ORDERS.path]["rows_matched"] == {subject["id"]: subject["orders"]}
+    assert first["datasets"][ORDERS.path]["rows_anonymised"] == subject["orders"]
+    # The verification looked for the resolved customer id too: its keyed hash is what the orders now hold.
+    assert first["verification"][ORDERS.path] == {
+        "raw_matches": 0,
+        "hashed_matches": subject["orders"],
+        "pending": 0,
+        "verified": True,
+    }
+    assert first["verification"][CUSTOMERS.path]["verified"] is True
+    assert first["verified"] is True
+    text = json.dumps(first)
+    assert subject["customer_id"] not in text
+    assert subject["keys"]["email"][0].strip().lower() not in text.lower()
+
+
+def test_a_rerun_after_resolution_changes_nothing(resolved_erasure: dict[str, Any]) -> None:
+    second, subject = resolved_erasure["second"], resolved_erasure["subject"]
+    assert resolved_erasure["after_second"] == resolved_erasure["after"]
+    assert second["totals"]["files_rewritten"] == 0
+    assert second["resolved"] == {subject["id"]: {}}  # the linking customer row is gone: nothing left to resolve
+    assert all(d["rows_matched_total"] == 0 for d in second["datasets"].values())
+    assert second["verified"] is True
+    # With the customer id in the plan (the portal may add what it knows), a re-run still finds nothing to do, and
+    # its verification sees the pseudonymised orders again.
+    third = resolved_erasure["third"]
+    assert resolved_erasure["after_third"] == resolved_erasure["after"]
+    assert third["totals"]["files_rewritten"] == 0
+    assert third["resolved"] == {subject["id"]: {}}
+    assert third["verification"][ORDERS.path]["hashed_matches"] == subject["orders"]
+    assert third["verified"] is True
+
+
+def test_a_failure_before_the_linking_dataset_leaves_it_for_the_rerun(
+    spark: SparkSession,
+    source_lake: str,
+    subjects: list[dict[str, Any]],
+    hash_key: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The customers rule links identities, so it runs after the orders: a run that stops after the orders leaves the
+    customer row in place, and the re-run still resolves the customer id and completes."""
+    subject = subjects[1]
+    root = copy_lake(source_lake, tmp_path / "lake")
+    plan = resolving_plan(subject)
+    assert plan["datasets"][0]["dataset"] == CUSTOMERS.path  # listed first, applied last
+    order: list[str] = []
+    real = engine.erase_dataset
+
+    def failing(spark: SparkSession, lake: str, rule: engine.DatasetRule, *args: Any, **kwargs: Any) -> Any:
+        order.append(rule.dataset)
+        if rule.dataset == CUSTOMERS.path:
+            raise RuntimeError("the cluster went away")
+        return real(spark, lake, rule, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "erase_dataset", failing)
+    with pytest.raises(RuntimeError, match="the cluster went away"):
+        base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark)
+    monkeypatch.setattr(engine, "erase_dataset", real)
+    assert order == [ORDERS.path, CUSTOMERS.path]
+    assert read(spark, root, CUSTOMERS.path).where(F.col("customer_id") == subject["customer_id"]).count() == 1
+
+    summary = base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan), spark=spark).summary
+    assert summary["resolved"] == {subject["id"]: {"customer_id": 1}}
+    assert summary["datasets"][CUSTOMERS.path]["rows_deleted"] == 1
+    assert summary["datasets"][ORDERS.path]["rows_already_anonymised"] == 0
+    assert summary["datasets"][ORDERS.path]["rows_matched_total"] == 0  # anonymised by the first run
+    assert summary["verification"][ORDERS.path]["hashed_matches"] == subject["orders"]
+    assert summary["verified"] is True
+    assert list(summary["datasets"]) == [CUSTOMERS.path, ORDERS.path]
+
+
+def test_a_key_column_shared_by_many_people_is_refused_naming_the_subject_but_no_value(
+    spark: SparkSession, source_lake: str, subjects: list[dict[str, Any]], hash_key: None, tmp_path: Path
+) -> None:
+    subject = subjects[0]
+    root = copy_lake(source_lake, tmp_path / "lake")
+    before = {path: files(root, path) for path in DATASETS}
+    plan = resolving_plan(subject)
+    # A country links the subject to everybody living there: their customer ids and emails are no identities of it.
+    plan["datasets"][0]["keys"] = {"customer_id": "customer_id", "email": "email", "country": "country"}
+    country = read(spark, root, CUSTOMERS.path).where(F.col("customer_id") == subject["customer_id"]).first()
+    assert country is not None
+    neighbours = read(spark, root, CUSTOMERS.path).where(F.col("country") == country["country"]).count()
+    assert neighbours > 1  # the subject and at least one neighbour: one customer id more than a person has
+    message = f"identity resolution gives subject {subject['id']} more than 1 customer_id values"
+    with pytest.raises(engine.PlanError, match=message) as caught:
+        base.execute(dsr_erase.NAME, dsr_erase.run, args_for(root, plan, "--max-resolved", "1"), spark=spark)
+    assert subject["customer_id"] not in str(caught.value)
+    assert country["country"] not in str(caught.value)
+    assert subject["keys"]["email"][0].strip().lower() not in str(caught.value).lower()
+    assert {path: files(root, path) for path in DATASETS} == before  # refused before anything was written
+    # Without the country, the same cap lets the subject's own customer id through.
+    parsed = engine.parse_plan(resolving_plan(subject))
+    frames = {rule.dataset: engine.open_dataset(spark, root, rule)[0] for rule in parsed.datasets}
+    assert engine.resolve(spark, parsed, frames, max_resolved=1).values == {
+        subject["id"]: {"customer_id": frozenset({subject["customer_id"]})}
+    }

@@ -1,7 +1,9 @@
 """The dsr_export job packs each subject's rows of every dataset in the plan, matched as erasure matches them, into
-one owner-only zip (manifest, JSON and CSV per dataset) whose data entries are the same bytes for the same rows; it
-reads the lake without changing it, keeps identity values out of its summary and log, and refuses bad plans, a bad
-``--out`` and subjects with too many rows with clear errors, leaving nothing behind.
+one owner-only zip (manifest, JSON and CSV per dataset) whose data entries are the same bytes for the same rows; a
+subject known by its email alone also gets the orders of the customer id resolved from its customer row; it reads
+the lake without changing it, keeps identity values (given or resolved) out of its summary and log, and refuses bad
+plans, a bad ``--out``, subjects with too many rows and key columns shared by many people with clear errors, leaving
+nothing behind.
 
 One generated lake (400 orders over 30 days, seed 7) is copied for each scenario; the main scenario runs the command
 line once and the same plan again into another directory.
@@ -39,7 +41,7 @@ from spark.schema import CUSTOMERS, ORDERS
 
 DATASETS = (CUSTOMERS.path, ORDERS.path)
 STEMS = {CUSTOMERS.path: "raw__customers", ORDERS.path: "raw__orders"}
-SUMMARY_KEYS = {"job", "run_id", "lake", "started_at", "finished_at", "subjects", "totals"}
+SUMMARY_KEYS = {"job", "run_id", "lake", "started_at", "finished_at", "subjects", "totals", "resolved"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -170,8 +172,10 @@ def source_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def subjects(spark: SparkSession, source_lake: str) -> dict[str, dict[str, Any]]:
-    """Two customers with several orders: one known by id and email, one by email only (typed in upper case and
-    padded, as people type it); and someone the lake does not hold."""
+    """Two customers with several orders: one known by id and email, one by email only (typed in upper case, as
+    people type it), whose customer id is resolved from its customer row; and someone the lake does not hold.
+    ``customer_ids`` and ``emails`` are every identity the lake links a subject to, ``resolved`` those the plan lacks.
+    """
     orders = read(spark, source_lake, ORDERS.path).groupBy("customer_id").count()
     chosen = (
         read(spark, source_lake, CUSTOMERS.path)
@@ -189,18 +193,21 @@ def subjects(spark: SparkSession, source_lake: str) -> dict[str, dict[str, Any]]
             "keys": {"customer_id": [both["customer_id"]], "email": [f" {both['email'].upper()}  "]},
             "customer_ids": [both["customer_id"]],
             "emails": [both["email"].strip().lower()],
+            "resolved": {},
         },
         "email_only": {
             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, by_email["customer_id"])),
             "keys": {"email": [by_email["email"].upper()]},
-            "customer_ids": [],
+            "customer_ids": [by_email["customer_id"]],
             "emails": [by_email["email"].strip().lower()],
+            "resolved": {"customer_id": 1},
         },
         "nobody": {
             "id": str(uuid.UUID(int=7)),
             "keys": {"customer_id": ["no-such-customer"], "email": ["nobody@example.invalid"]},
             "customer_ids": ["no-such-customer"],
             "emails": ["nobody@example.invalid"],
+            "resolved": {},
         },
     }
 
@@ -260,7 +267,7 @@ def test_each_subject_gets_one_zip_and_nothing_else_is_left(
     names = {key: set(unzip(out / f"{s['id']}.zip")) for key, s in subjects.items()}
     every = {"manifest.json", *(f"{stem}.{kind}" for stem in STEMS.values() for kind in ("json", "csv"))}
     assert names["both"] == every
-    assert names["email_only"] == {"manifest.json", "raw__customers.json", "raw__customers.csv"}
+    assert names["email_only"] == every  # its orders too, found through its resolved customer id
     assert names["nobody"] == {"manifest.json"}
 
 
@@ -311,7 +318,7 @@ def test_exported_rows_are_exactly_what_a_filter_on_the_lake_finds(
     assert found["both"]["datasets"][CUSTOMERS.path]["rows"] >= 1
     assert found["both"]["datasets"][ORDERS.path]["rows"] >= 2
     assert found["email_only"]["datasets"][CUSTOMERS.path]["rows"] >= 1  # matched by an upper-case email alone
-    assert found["email_only"]["datasets"][ORDERS.path] == {"rows": 0, "columns": orders.columns, "files": {}}
+    assert found["email_only"]["datasets"][ORDERS.path]["rows"] >= 2  # matched by the customer id resolved from it
     assert all(d["rows"] == 0 and d["files"] == {} for d in found["nobody"]["datasets"].values())
 
 
@@ -379,6 +386,7 @@ def test_the_summary_names_each_package_with_its_checksum_and_rows(
         total += sum(package["rows"].values())
     assert summary["totals"] == {"rows": total, "datasets": 2}
     assert total > 0
+    assert summary["resolved"] == {s["id"]: s["resolved"] for s in subjects.values()}  # counts, never values
 
 
 def test_the_same_rows_give_the_same_package_bytes(
@@ -458,6 +466,42 @@ def test_a_subject_with_too_many_rows_fails_and_leaves_nothing(
     assert "more than --max-rows 1" in stderr
     assert base.SUMMARY_PREFIX not in stdout
     assert list((tmp_path / "out").iterdir()) == []  # no package, no working directory with the customer's rows
+
+
+def test_an_email_only_subject_gets_the_orders_of_its_resolved_customer_id(
+    spark: SparkSession, exported: dict[str, Any], subjects: dict[str, dict[str, Any]]
+) -> None:
+    subject = subjects["email_only"]
+    assert "customer_id" not in subject["keys"]
+    files = unzip(exported["out"] / f"{subject['id']}.zip")
+    orders = json.loads(files["raw__orders.json"])
+    assert {o["customer_id"] for o in orders} == set(subject["customer_ids"])
+    lake = read(spark, exported["root"], ORDERS.path).where(F.col("customer_id").isin(subject["customer_ids"]))
+    assert sorted(o["order_id"] for o in orders) == sorted(r["order_id"] for r in lake.select("order_id").collect())
+    assert exported["summary"]["subjects"][subject["id"]]["rows"][ORDERS.path] == len(orders) >= 2
+
+
+def test_a_key_column_shared_by_many_people_is_refused_and_leaves_nothing(
+    spark: SparkSession, source_lake: str, subjects: dict[str, dict[str, Any]], shared_session: None, tmp_path: Path
+) -> None:
+    subject = subjects["email_only"]
+    plan = plan_for([subject])
+    # A country links the subject to everybody living there: their customer ids are no identities of it.
+    plan["datasets"][0]["keys"] = {"customer_id": "customer_id", "email": "email", "country": "country"}
+    home = read(spark, source_lake, CUSTOMERS.path).where(F.col("customer_id") == subject["customer_ids"][0]).first()
+    assert home is not None
+    assert read(spark, source_lake, CUSTOMERS.path).where(F.col("country") == home["country"]).count() > 1
+    out = tmp_path / "out"
+    argv = ["--lake", source_lake, "--plan", json.dumps(plan), "--out", str(out), "--max-resolved", "1"]
+    status, stdout, stderr, logs = run_cli(argv)
+    assert status == 1
+    assert "PlanError" in stderr
+    assert f"identity resolution gives subject {subject['id']} more than 1 customer_id values" in stderr
+    assert base.SUMMARY_PREFIX not in stdout
+    assert not out.exists()
+    for text in (stderr, logs):
+        assert subject["customer_ids"][0] not in text
+        assert subject["emails"][0] not in text.lower()
 
 
 def test_a_column_the_dataset_lacks_is_refused(
