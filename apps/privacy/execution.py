@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,37 @@ def plan_file(run: RequestRun) -> Path:
 
 def export_out(run: RequestRun) -> Path:
     return export_dir() / str(run.public_id)
+
+
+def progress_file(run: RequestRun) -> Path:
+    return work_dir() / "dsr-progress" / f"{run.public_id}.jsonl"
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a running erasure or rectification is: phases done of all (resolution, each dataset, verification)."""
+
+    done: int
+    total: int
+    datasets: list[dict[str, Any]]
+    phase: str
+
+
+def run_progress(run: RequestRun) -> RunProgress | None:
+    """What the job has reported so far (local runs write a progress file; None before its first line)."""
+    path = progress_file(run)
+    if run.kind == RunKind.EXPORT or not path.exists():
+        return None
+    lines = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            lines.append(json.loads(text))
+        except ValueError:
+            continue  # a line being written
+    if not lines:
+        return None
+    datasets = [line for line in lines if line.get("phase") == "dataset"]
+    return RunProgress(done=len(lines), total=len(run.plan) + 2, datasets=datasets, phase=str(lines[-1]["phase"]))
 
 
 def _private_dir(path: Path) -> Path:
@@ -177,6 +209,8 @@ def request_run_start(
         args = ["--plan", str(plan_file(run))]
         if kind == RunKind.EXPORT:
             args += ["--out", str(export_out(run))]
+        else:
+            args += ["--progress", str(progress_file(run))]
         spark = spark_run_request(
             job=RUN_JOBS[kind],
             args=args,
@@ -229,6 +263,7 @@ def private_file_write(path: Path, text: str) -> None:
 
 def _discard_inputs(run: RequestRun) -> None:
     plan_file(run).unlink(missing_ok=True)
+    progress_file(run).unlink(missing_ok=True)
 
 
 def request_run_consume(*, spark_run: SparkRun) -> RequestRun | None:

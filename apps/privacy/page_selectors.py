@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from apps.configuration.services import config_get
 from apps.privacy.choices import OPEN_STATUSES, IdentityKind, RequestStatus, RunKind, RunStatus
 from apps.privacy.deadlines import days_left, is_breached
-from apps.privacy.execution import run_kind, updatable_fields
+from apps.privacy.execution import RunProgress, run_kind, run_progress, updatable_fields
 from apps.privacy.models import (
     ConsentEvent,
     DataSubject,
@@ -166,6 +166,8 @@ class RequestPage:
     run_kind: str | None = None
     updatable: dict[str, list[str]] = field(default_factory=dict)
 
+    progress: RunProgress | None = None
+
     @property
     def active_run(self) -> RequestRun | None:
         return next((r for r in self.runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)), None)
@@ -244,6 +246,7 @@ def request_page(*, public_id: uuid.UUID, now: datetime, tz: str) -> RequestPage
         runs=runs,
         run_kind=kind,
         updatable=updatable_fields(plan) if plan is not None and kind == RunKind.UPDATE else {},
+        progress=next((run_progress(r) for r in runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)), None),
     )
     page.actions.extend(request_actions(request, extendable=extendable, has_email=page.has_email))
     if request.status in (RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS):

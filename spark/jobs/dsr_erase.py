@@ -42,15 +42,27 @@ as both input and output.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql.utils import AnalysisException
 
 from spark.jobs.base import JobContext, JobResult, main
 from spark.lineage import ColumnSource, input_dataset, output_dataset
-from spark.privacy.erase import DEFAULT_MAX_RESOLVED, ErasePlan, EraseReport, PlanError, erase, load_plan
+from spark.privacy.erase import (
+    DEFAULT_MAX_RESOLVED,
+    DatasetReport,
+    ErasePlan,
+    EraseReport,
+    PlanError,
+    erase,
+    load_plan,
+)
 
 NAME = "dsr_erase"
 
@@ -74,6 +86,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_RESOLVED,
         help=f"Most identity values of one kind resolution may add to one subject (default {DEFAULT_MAX_RESOLVED}).",
     )
+    parser.add_argument(
+        "--progress",
+        default=None,
+        help="A local file to append one JSON line to per phase (resolved, each dataset done, verified), for the "
+        "portal to follow the run; counts only, never identity values.",
+    )
+
+
+def progress_writer(path: str | None) -> Callable[[str, DatasetReport | None], None] | None:
+    """Appends ``{"phase", "at"[, "dataset", "action", "rows_changed", "files_rewritten"]}`` lines to ``path``."""
+    if not path:
+        return None
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(phase: str, report: DatasetReport | None) -> None:
+        line: dict[str, Any] = {"phase": phase, "at": datetime.now(UTC).isoformat()}
+        if report is not None:
+            line.update(
+                dataset=report.dataset,
+                action=report.action,
+                rows_changed=report.rows_changed,
+                files_rewritten=len(report.files_rewritten),
+            )
+        with target.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(line) + "\n")
+
+    return write
 
 
 def hash_key(plan: ErasePlan) -> bytes | None:
@@ -114,7 +154,15 @@ def run(ctx: JobContext) -> JobResult:
     plan = load_plan(ctx.args.plan)
     key = hash_key(plan)
     try:
-        report = erase(ctx.spark, ctx.lake, plan, key, ctx.lineage.run_id, max_resolved=ctx.args.max_resolved)
+        report = erase(
+            ctx.spark,
+            ctx.lake,
+            plan,
+            key,
+            ctx.lineage.run_id,
+            max_resolved=ctx.args.max_resolved,
+            progress=progress_writer(ctx.args.progress),
+        )
     except AnalysisException as exc:
         raise PlanError(f"a dataset of the plan cannot be read: {str(exc).splitlines()[0]}") from exc
     inputs, outputs = [], []

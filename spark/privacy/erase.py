@@ -824,9 +824,12 @@ def erase(
     rewriter: Rewriter | None = None,
     *,
     max_resolved: int = DEFAULT_MAX_RESOLVED,
+    progress: Callable[[str, DatasetReport | None], None] | None = None,
 ) -> EraseReport:
     """Check every rule, resolve the subjects' identities, apply the plan to every dataset it names (linking rules
-    last), then scan each for what is left of the subjects, resolved values included."""
+    last), then scan each for what is left of the subjects, resolved values included. ``progress`` hears of each
+    phase: ``("resolved", None)``, ``("dataset", report)`` after each dataset, ``("verified", None)``."""
+    tell = progress or (lambda phase, report: None)
     if plan.uses_hash and not key:
         raise PlanError(f"the plan hashes values but the environment variable {plan.hash_key_env} is not set")
     started = _now()
@@ -834,12 +837,15 @@ def erase(
     frames = {rule.dataset: open_dataset(spark, lake, rule)[0] for rule in plan.datasets}
     resolution = resolve(spark, plan, frames, max_resolved)
     ids = identities(spark, plan, key, resolution).cache()
+    tell("resolved", None)
     try:
         done: dict[str, DatasetReport] = {}
         for rule in sorted(plan.datasets, key=resolves):  # stable: the plan's order, linking rules last
             done[rule.dataset] = erase_dataset(spark, lake, rule, ids, key, run_token, rewriter)
+            tell("dataset", done[rule.dataset])
         reports = [done[rule.dataset] for rule in plan.datasets]
         verification = {rule.dataset: verify_dataset(spark, lake, rule, ids) for rule in plan.datasets}
+        tell("verified", None)
     finally:
         ids.unpersist()
     return EraseReport(

@@ -21,7 +21,7 @@ from apps.catalog.services import FieldSpec, dataset_schema_apply, dataset_upser
 from apps.common.errors import Conflict
 from apps.privacy.certificates import certificate_verify
 from apps.privacy.choices import RequestStatus, RunStatus
-from apps.privacy.execution import HASH_KEY_ENV, plan_file, request_run_consume, request_run_start
+from apps.privacy.execution import HASH_KEY_ENV, plan_file, progress_file, request_run_consume, request_run_start
 from apps.privacy.models import DataSubjectRequest, ErasureCertificate, RequestRun
 from apps.privacy.planning import plan_approve, plan_build
 from apps.privacy.requests import request_create, request_transition
@@ -136,7 +136,7 @@ def test_an_erasure_runs_from_a_private_plan_file_and_ends_with_a_signed_certifi
     assert spark_run is not None
     assert spark_run.job == "dsr_erase"
     # Only the plan file's path travels in the stored, displayed arguments; never an identity value.
-    assert spark_run.args == ["--plan", str(plan_file(run))]
+    assert spark_run.args == ["--plan", str(plan_file(run)), "--progress", str(progress_file(run))]
     stored = json.dumps([spark_run.args, run.plan])
     assert who["email"] not in stored
     assert who["customer_id"] not in stored
@@ -154,6 +154,12 @@ def test_an_erasure_runs_from_a_private_plan_file_and_ends_with_a_signed_certifi
 
     assert os.environ[HASH_KEY_ENV] not in json.dumps(summary)
     assert summary["verified"] is True
+    # While the run is open, the request page follows the job's progress file (counts only).
+    client.force_login(officer)
+    following = client.get(reverse("privacy:request-detail", kwargs={"public_id": request.public_id})).content.decode()
+    assert 'value="4" max="4"' in following  # resolution, two datasets, verification
+    assert "raw/customers delete: 1 row in 1 file" in following
+    assert who["email"] not in progress_file(run).read_text()
 
     finish(spark_run, summary)
     with django_capture_on_commit_callbacks(execute=True):
@@ -162,6 +168,7 @@ def test_an_erasure_runs_from_a_private_plan_file_and_ends_with_a_signed_certifi
     assert consumed.status == RunStatus.SUCCEEDED
     assert consumed.document == ""  # the identity values are not kept once the run ended
     assert not path.exists()
+    assert not progress_file(run).exists()
     assert request_run_consume(spark_run=spark_run).pk == consumed.pk  # recorded once
     assert ErasureCertificate.objects.filter(run=consumed).count() == 1
 
