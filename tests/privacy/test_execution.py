@@ -29,12 +29,14 @@ from apps.privacy.services import subject_identity_add
 from apps.sparkruns.choices import RunState
 from apps.sparkruns.models import SparkRun
 from apps.sparkruns.services import job_environment
+from tests.catalog.factories import dataset_edge
 from tests.spark.conftest import spark  # noqa: F401 - the shared local Spark session
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 IDENTITY_FIELDS = {("raw/customers", "customer_id"): "customer_id", ("raw/customers", "email"): "email",
-                   ("raw/orders", "customer_id"): "customer_id"}  # fmt: skip
+                   ("raw/orders", "customer_id"): "customer_id",
+                   ("analytics/customer_segments", "customer_id"): "customer_id"}  # fmt: skip
 CATEGORIES = {("raw/customers", "email"): "user.contact.email", ("raw/customers", "first_name"): "user.name",
               ("raw/orders", "ip_address"): "user.device.ip_address"}  # fmt: skip
 
@@ -53,6 +55,17 @@ def lake(spark: Any, configured_lake: str) -> str:  # noqa: F811
         if entry is ORDERS:
             dataset.retention_policy = RetentionPolicy.objects.get(name="transactions")
             dataset.save(update_fields=["retention_policy"])
+    # A downstream copy (lineage raw/customers → analytics/customer_segments) the subject must vanish from too.
+    copy = "analytics/customer_segments"
+    customers = spark.read.parquet(f"{configured_lake}/{CUSTOMERS.path}")
+    customers.selectExpr("customer_id", "country", "CAST(length(email) % 3 AS INT) AS segment").coalesce(
+        2
+    ).write.parquet(f"{configured_lake}/{copy}")
+    segments, _ = dataset_upsert(namespace=configured_lake, name=copy, defaults={"format": "parquet"})
+    specs = [FieldSpec("customer_id", "string", False), FieldSpec("country", "string", True),
+             FieldSpec("segment", "int", True)]  # fmt: skip
+    dataset_schema_apply(dataset=segments, fields=specs, source="test")
+    dataset_edge(Dataset.objects.get(name=CUSTOMERS.path), segments)
     for (name, column), kind in IDENTITY_FIELDS.items():
         Dataset.objects.get(name=name).fields.filter(name=column).update(identity_kind=kind)
     for (name, column), key in CATEGORIES.items():
@@ -140,7 +153,11 @@ def test_an_erasure_runs_from_a_private_plan_file_and_ends_with_a_signed_certifi
     stored = json.dumps([spark_run.args, run.plan])
     assert who["email"] not in stored
     assert who["customer_id"] not in stored
-    assert {r["dataset"]: r["action"] for r in run.plan} == {"raw/customers": "delete", "raw/orders": "anonymise"}
+    assert {r["dataset"]: r["action"] for r in run.plan} == {
+        "raw/customers": "delete",
+        "raw/orders": "anonymise",
+        "analytics/customer_segments": "delete",
+    }
     with pytest.raises(Conflict) as again:
         request_run_start(request=request, actor=officer)
     assert again.value.code == "run_active"
@@ -157,7 +174,7 @@ def test_an_erasure_runs_from_a_private_plan_file_and_ends_with_a_signed_certifi
     # While the run is open, the request page follows the job's progress file (counts only).
     client.force_login(officer)
     following = client.get(reverse("privacy:request-detail", kwargs={"public_id": request.public_id})).content.decode()
-    assert 'value="4" max="4"' in following  # resolution, two datasets, verification
+    assert 'value="5" max="5"' in following  # resolution, three datasets, verification
     assert "raw/customers delete: 1 row in 1 file" in following
     assert who["email"] not in progress_file(run).read_text()
 
@@ -176,6 +193,9 @@ def test_an_erasure_runs_from_a_private_plan_file_and_ends_with_a_signed_certifi
     assert customers.where(f"customer_id = '{who['customer_id']}'").count() == 0
     orders = spark.read.parquet(f"{lake}/raw/orders")
     assert orders.where(f"customer_id = '{who['customer_id']}'").count() == 0
+    segments = spark.read.parquet(f"{lake}/analytics/customer_segments")
+    assert segments.where(f"customer_id = '{who['customer_id']}'").count() == 0  # gone from the downstream copy
+    assert segments.count() == customers.count()  # and nobody else is
 
     certificate = ErasureCertificate.objects.get(run=consumed)
     document = json.loads(certificate.document)
@@ -320,7 +340,7 @@ def test_an_access_request_gives_an_encrypted_package_downloadable_by_staff_and_
     assert who["email"].encode() not in stored
     assert stat.S_IMODE((package_dir() / package.path).stat().st_mode) == 0o600
     expected_orders = spark.read.parquet(f"{lake}/raw/orders").where(f"customer_id = '{who['customer_id']}'").count()
-    assert package.rows == {"raw/customers": 1, "raw/orders": expected_orders}
+    assert package.rows == {"raw/customers": 1, "raw/orders": expected_orders, "analytics/customer_segments": 1}
 
     client.force_login(officer)
     before = AuditEvent.objects.filter(action="export").count()
@@ -365,7 +385,11 @@ def test_a_rectification_corrects_the_named_fields_through_the_page_and_is_certi
     who = customer(spark, lake, 4)
     request = verified_request(who, "gdpr.rectification")
     plan = plan_build(request=request, actor=officer)
-    assert {i["dataset"]: i["action"] for i in plan.items} == {"raw/customers": "update", "raw/orders": "update"}
+    assert {i["dataset"]: i["action"] for i in plan.items} == {
+        "raw/customers": "update",
+        "raw/orders": "update",
+        "analytics/customer_segments": "update",
+    }
     plan_approve(request=request, actor=officer)
     client.force_login(officer)
     url = reverse("privacy:request-action", kwargs={"public_id": request.public_id, "action": "run"})
