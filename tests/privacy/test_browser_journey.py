@@ -25,7 +25,7 @@ from django.db import connections
 from playwright.sync_api import Page, expect, sync_playwright
 
 from apps.privacy.choices import RequestStatus, RunStatus
-from apps.privacy.execution import plan_file, runs_sweep
+from apps.privacy.execution import plan_file, progress_file, runs_sweep
 from apps.privacy.models import DataSubjectRequest, ErasureCertificate, RequestRun
 from apps.privacy.services import subject_identity_add
 from apps.sparkruns.choices import RunState
@@ -175,12 +175,16 @@ def test_an_officer_takes_an_erasure_request_through_to_its_signed_certificate_i
     page.get_by_role("button", name="Build the plan").click()
     expect_message(page, "Plan built")
     plan_rows = page.locator("section[aria-labelledby='plan-h'] table.plan tbody tr")
-    expect(plan_rows).to_have_count(2)
+    expect(plan_rows).to_have_count(3)
     planned = {}
     for row in plan_rows.all():
         cells = row.locator("td").all_inner_texts()
         planned[cells[0].split(" (")[0].strip()] = cells[2].strip()
-    assert planned == {"raw/customers": "delete", "raw/orders": "anonymise (legal hold)"}
+    assert planned == {
+        "raw/customers": "delete",
+        "raw/orders": "anonymise (legal hold)",
+        "analytics/customer_segments": "delete",  # a downstream copy
+    }
 
     page.get_by_role("button", name="Approve the plan").click()
     expect_message(page, "Plan approved.")
@@ -192,7 +196,7 @@ def test_an_officer_takes_an_erasure_request_through_to_its_signed_certificate_i
     expect(page.locator("meta[http-equiv='refresh']")).to_have_count(1)
     run = RequestRun.objects.select_related("spark_run").get(request=request)
     assert run.spark_run is not None
-    assert run.spark_run.args == ["--plan", str(plan_file(run))]
+    assert run.spark_run.args == ["--plan", str(plan_file(run)), "--progress", str(progress_file(run))]
 
     run = run_to_the_end(run)
     assert run.spark_run is not None
@@ -209,7 +213,11 @@ def test_an_officer_takes_an_erasure_request_through_to_its_signed_certificate_i
     for row in page.locator("table.run-results tbody tr").all():
         cells = row.locator("td").all_inner_texts()
         results[cells[0].strip()] = (cells[1].strip(), cells[4].strip())
-    assert results == {"raw/customers": ("delete", "yes"), "raw/orders": ("anonymise", "yes")}
+    assert results == {
+        "raw/customers": ("delete", "yes"),
+        "raw/orders": ("anonymise", "yes"),
+        "analytics/customer_segments": ("delete", "yes"),
+    }
     shown = timeline(page)
     steps = iter(step for step, _ in shown)
     assert all(step in steps for step in TIMELINE), f"the timeline {shown} lacks the steps {TIMELINE} in order"

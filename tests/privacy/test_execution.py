@@ -9,10 +9,12 @@ import argparse
 import json
 import stat
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.urls import reverse
 from django.utils import timezone
 
@@ -47,6 +49,9 @@ def lake(spark: Any, configured_lake: str) -> str:  # noqa: F811
     from spark.jobs.generate import generate_lake
     from spark.schema import CUSTOMERS, ORDERS
 
+    # The taxonomy and retention policies the migrations seed (a transactional test run before may have flushed them).
+    seeded = import_module("apps.catalog.migrations.0003_taxonomy_and_retention")
+    seeded.install(django_apps, None)
     generate_lake(spark, configured_lake, orders=300, seed=11, bad_share=0.0, days=12)
     for entry in (CUSTOMERS, ORDERS):
         dataset, _ = dataset_upsert(namespace=configured_lake, name=entry.path, defaults={"format": "parquet"})
