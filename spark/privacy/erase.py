@@ -145,9 +145,13 @@ class ErasePlan:
         return any(s == "hash" for rule in self.datasets for s in rule.fields.values())
 
 
-def _require(condition: bool, message: str) -> None:
+def plan_require(condition: bool, message: str) -> None:
+    """Raise ``PlanError(message)`` unless ``condition`` holds (shared by the export engine's plan checks)."""
     if not condition:
         raise PlanError(message)
+
+
+_require = plan_require
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
@@ -157,7 +161,8 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _subject(item: Any, position: int) -> Subject:
+def subject_parse(item: Any, position: int) -> Subject:
+    """``subjects[position]`` of a plan document as a ``Subject`` (shared by the export engine)."""
     where = f"subjects[{position}]"
     _require(isinstance(item, dict), f"{where} must be an object")
     try:
@@ -166,6 +171,7 @@ def _subject(item: Any, position: int) -> Subject:
         raise PlanError(f"{where}.id must be a UUID") from exc
     keys = item.get("keys")
     _require(isinstance(keys, dict) and bool(keys), f"{where}.keys must be a non-empty object")
+    _require(all(kind.strip() for kind in keys), f"{where}.keys must name identity kinds")
     return Subject(id=subject_id, keys={kind: _strings(v, f"{where}.keys.{kind}") for kind, v in keys.items()})
 
 
@@ -238,7 +244,7 @@ def parse_plan(document: Any) -> ErasePlan:
     _require(isinstance(datasets, list) and bool(datasets), "plan.datasets must be a non-empty list")
     env = document.get("hash_key_env", DEFAULT_HASH_KEY_ENV)
     _require(isinstance(env, str) and bool(env), "plan.hash_key_env must name an environment variable")
-    parsed = tuple(_subject(item, i) for i, item in enumerate(subjects))
+    parsed = tuple(subject_parse(item, i) for i, item in enumerate(subjects))
     _require(len({s.id for s in parsed}) == len(parsed), "subject ids must be unique")
     rules = tuple(_rule(item, i) for i, item in enumerate(datasets))
     known = {s.id for s in parsed}

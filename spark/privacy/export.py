@@ -41,7 +41,6 @@ import logging
 import math
 import os
 import shutil
-import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -73,10 +72,11 @@ from spark.privacy.erase import (
     DatasetRule,
     ErasePlan,
     PlanError,
-    Subject,
     identities,
+    plan_require,
     probes,
     resolve,
+    subject_parse,
 )
 
 log = logging.getLogger(__name__)
@@ -100,29 +100,7 @@ class ExportError(RuntimeError):
 # --- The plan ----------------------------------------------------------------------------------------------------
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise PlanError(message)
-
-
-def _identity_values(value: Any, where: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    _require(isinstance(items, list) and bool(items), f"{where} must be a string or a non-empty list of strings")
-    _require(all(isinstance(v, str) and v.strip() for v in items), f"{where} must hold non-empty strings")
-    return tuple(items)
-
-
-def _subject(item: Any, position: int) -> Subject:
-    where = f"subjects[{position}]"
-    _require(isinstance(item, dict), f"{where} must be an object")
-    try:
-        subject_id = str(uuid.UUID(str(item.get("id"))))
-    except ValueError as exc:
-        raise PlanError(f"{where}.id must be a UUID") from exc
-    keys = item.get("keys")
-    _require(isinstance(keys, dict) and bool(keys), f"{where}.keys must be a non-empty object")
-    _require(all(kind.strip() for kind in keys), f"{where}.keys must name identity kinds")
-    return Subject(id=subject_id, keys={kind: _identity_values(v, f"{where}.keys.{kind}") for kind, v in keys.items()})
+_require = plan_require
 
 
 def _rule(item: Any, position: int) -> DatasetRule:
@@ -154,7 +132,7 @@ def parse_export_plan(document: Any) -> ErasePlan:
     _require(isinstance(subjects, list) and bool(subjects), "plan.subjects must be a non-empty list")
     datasets = document.get("datasets")
     _require(isinstance(datasets, list) and bool(datasets), "plan.datasets must be a non-empty list")
-    parsed = tuple(_subject(item, i) for i, item in enumerate(subjects))
+    parsed = tuple(subject_parse(item, i) for i, item in enumerate(subjects))
     _require(len({s.id for s in parsed}) == len(parsed), "subject ids must be unique")
     rules = tuple(_rule(item, i) for i, item in enumerate(datasets))
     paths = [r.dataset for r in rules]
