@@ -3,7 +3,8 @@
 Public without login (the explicit allow-list): ``/healthz``, ``/readyz``, ``/metrics`` (bearer-protected when
 METRICS_TOKEN is set), the login pages (the portal's, for every role, and the admin's), static files, alert intake
 under ``/integrations/v1/`` (the integration's token is the credential), signed remediation approval links and the
-signed links e-mailed to data subjects. Everything else needs a session or an API token.
+signed links e-mailed to data subjects, the on-call iCal feeds (a secret token in the URL) and the signed
+acknowledge and resolve links in pages. Everything else needs a session or an API token.
 Each domain app that has an ``api/urls.py`` is mounted under ``/api/v1/<app>/``.
 """
 
@@ -55,6 +56,7 @@ urlpatterns = [
     path("catalog/", include("apps.catalog.urls")),
     path("privacy/", include("apps.privacy.urls")),
     path("quality/", include("apps.quality.urls")),
+    path("oncall/", include("apps.oncall.urls")),
     # Where OpenLineage clients post (no trailing slash, never redirected); /api/v1/lineage/ is the app's own root.
     path("api/v1/lineage", lineage_views.LineageIntakeView.as_view(), name="lineage-intake"),
     path("api/v1/", include((_api_patterns(), "api"), namespace="api")),

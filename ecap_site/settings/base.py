@@ -220,6 +220,10 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "apps.incidents.choices.IncidentStatus",
         "IntegrationKindEnum": "apps.incidents.choices.IntegrationKind",
         "IdentityKindEnum": "apps.privacy.choices.IdentityKind",
+        "OverrideModeEnum": "apps.oncall.choices.OverrideMode",
+        "RuleUrgencyEnum": "apps.oncall.choices.RuleUrgency",
+        "UrgencyEnum": "apps.incidents.choices.Urgency",
+        "ScanScheduleModeEnum": "apps.quality.choices.ScheduleMode",
     },
 }
 

@@ -21,6 +21,8 @@ ALLOW_LIST = {
     r"^incidents/remediation/approve/": "signed, expiring approval links: the signature names the approver",
     r"^privacy/verify/": "signed, expiring identity-verification links e-mailed to a data subject",
     r"^privacy/package/": "signed, expiring package-download links e-mailed to a data subject (POST downloads)",
+    r"^oncall/feeds/": "iCal feeds: the secret token in the URL is the credential a calendar client can carry",
+    r"^oncall/l/": "signed, expiring acknowledge/resolve links in a page: the signature names the responder",
 }
 
 

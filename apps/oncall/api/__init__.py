@@ -1,0 +1,1 @@
+"""The on-call REST API, mounted at ``/api/v1/oncall/``."""
