@@ -165,18 +165,17 @@ def _base_url() -> str:
 
 
 def incident_links(incident: Incident, user: User) -> dict[str, str]:
-    """Absolute URLs of the incident, its runbook (if any) and the user's signed acknowledge and resolve links."""
+    """Absolute URLs of the incident's page (``/oncall/incidents/<id>/``, which needs login), its runbook on that page
+    (``#runbook``, if it has one) and the user's signed acknowledge and resolve links."""
     base = _base_url()
-    links = {
-        "incident_url": base + reverse("api:incidents:incident-detail", kwargs={"public_id": incident.public_id}),
-        "runbook_url": "",
+    page = base + reverse("oncall:incident", kwargs={"public_id": incident.public_id})
+    return {
+        "incident_url": page,
+        "runbook_url": f"{page}#runbook" if incident.runbook_id is not None else "",
         "ack_url": base + link_path(incident_public_id=incident.public_id, action=ACK, user_public_id=user.public_id),
         "resolve_url": base
         + link_path(incident_public_id=incident.public_id, action=RESOLVE, user_public_id=user.public_id),
     }
-    if incident.runbook is not None:
-        links["runbook_url"] = base + reverse("api:incidents:runbook-detail", kwargs={"slug": incident.runbook.slug})
-    return links
 
 
 def idempotency_key(delivery: Delivery) -> str:
@@ -193,7 +192,9 @@ def _short(prefix: str, title: str, link: str) -> str:
 
 
 def page_message(delivery: Delivery, incident: Incident) -> Message:
-    """The page: summary (title, priority, service, impact), runbook, and one-click acknowledge and resolve links."""
+    """The page: summary (title, priority, service, impact), links to the incident's page and its runbook there, and
+    one-click acknowledge and resolve links. An SMS has room for the acknowledge link only (its confirmation page
+    links to the incident)."""
     links = incident_links(incident, delivery.user)
     impact = incident.get_impact_display() + (f" — {incident.impact_text}" if incident.impact_text else "")
     context = {"incident": incident, "impact": impact, **links}
@@ -232,6 +233,7 @@ def page_message(delivery: Delivery, incident: Incident) -> Message:
         buttons.append(
             {"type": "button", "text": {"type": "plain_text", "text": "Runbook"}, "url": links["runbook_url"]}
         )
+    buttons.append({"type": "button", "text": {"type": "plain_text", "text": "Incident"}, "url": links["incident_url"]})
     blocks.append({"type": "actions", "elements": buttons})
     return Message(
         subject=summary,

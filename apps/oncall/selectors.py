@@ -1,5 +1,6 @@
 """Reads of the on-call app for pages and the API: querysets with what they show already joined, who is on call now
-and next per schedule, a user's shifts and open incidents, and a schedule's week laid out for the week view.
+and next per schedule, a user's shifts and open incidents, an incident as a responder sees it, and a schedule's week
+laid out for the week view.
 
 The public read surface of the app (with ``apps.oncall.schedules`` for the shift arithmetic).
 """
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -18,11 +20,12 @@ from django.utils import timezone
 from apps.common.models import User
 from apps.configuration.services import config_get
 from apps.incidents.choices import OPEN_STATUSES
-from apps.incidents.models import Incident
-from apps.oncall.choices import DeliveryPurpose
+from apps.incidents.models import Alert, Incident, TimelineEntry
+from apps.oncall.choices import DeliveryPurpose, EscalationStatus, StepKind
 from apps.oncall.models import (
     ContactMethod,
     Delivery,
+    Escalation,
     EscalationPolicy,
     EscalationStep,
     Layer,
@@ -196,6 +199,131 @@ def my_open_incidents(*, user: User) -> QuerySet[Incident]:
         .filter(Q(assignee=user) | Q(Exists(paged)))
         .select_related("runbook", "assignee", "acknowledged_by")
         .order_by("-triggered_at")
+    )
+
+
+# --- an incident as its responders see it -----------------------------------------------------------------------
+INCIDENT_ALERTS = 50
+INCIDENT_TIMELINE = 200
+INCIDENT_DELIVERIES = 200
+RUNNING_ESCALATION = (EscalationStatus.ACTIVE, EscalationStatus.WAITING_BUSINESS_HOURS)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step of an escalation's snapshot, described, and where the escalation is relative to it."""
+
+    number: int
+    text: str
+    state: str  # "done", "next" or "" (to come, or the escalation is over)
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """An alert of the incident with its summary annotation and its source link (only if it is http(s))."""
+
+    alert: Alert
+    summary: str
+    source_url: str
+
+
+def _alert_row(alert: Alert) -> AlertRow:
+    url = alert.generator_url or ""
+    safe = url if url.lower().startswith(("https://", "http://")) else ""
+    summary = alert.annotations.get("summary", "") if isinstance(alert.annotations, dict) else ""
+    return AlertRow(alert=alert, summary=str(summary)[:300], source_url=safe)
+
+
+@dataclass
+class IncidentPage:
+    """An incident with the newest of its alerts, timeline entries and pages, and its latest escalation's steps; each
+    list holds at most its cap, and ``more_*`` says whether older rows were left out."""
+
+    incident: Incident
+    alerts: list[AlertRow]
+    timeline: list[TimelineEntry]
+    deliveries: list[Delivery]
+    escalation: Escalation | None
+    policy_name: str
+    steps: list[StepRow]
+    more_timeline: bool
+    more_deliveries: bool
+
+
+def _capped(rows: Iterable[Any], cap: int) -> tuple[list[Any], bool]:
+    found = list(rows)
+    return found[:cap], len(found) > cap
+
+
+def _step_text(step: dict[str, Any], names: dict[int, str]) -> str:
+    people = ", ".join(names.get(pk, f"user {pk}") for pk in step.get("users", [])) or "nobody"
+    kind = step.get("kind")
+    if kind == StepKind.NOTIFY_USERS:
+        return f"Notify {people}"
+    if kind == StepKind.NOTIFY_TEAM:
+        return f"Notify team {step.get('team', '?')} ({people})"
+    if kind == StepKind.NOTIFY_SCHEDULE:
+        return f"Notify whoever is on call in {step.get('schedule_name', '?')}"
+    if kind == StepKind.WAIT:
+        return f"Wait {int(step.get('wait_minutes', 0))} min"
+    return str(kind)
+
+
+def _step_rows(escalation: Escalation | None) -> list[StepRow]:
+    steps: list[dict[str, Any]] = list((escalation.snapshot or {}).get("steps", [])) if escalation else []
+    if escalation is None or not steps:
+        return []
+    ids = {pk for step in steps for pk in step.get("users", [])}
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in=ids)} if ids else {}
+    running = escalation.status in RUNNING_ESCALATION
+    rows = []
+    for index, step in enumerate(steps):
+        state = ""
+        if running and index < escalation.step_index:
+            state = "done"
+        elif running and index == escalation.step_index:
+            state = "next"
+        rows.append(StepRow(number=index + 1, text=_step_text(step, names), state=state))
+    return rows
+
+
+def incident_page(*, public_id: uuid.UUID) -> IncidentPage | None:
+    """The incident with ``public_id`` and everything its page shows, in a fixed number of queries whatever the
+    number of alerts, timeline entries and pages (newest first, capped); None if there is no such incident."""
+    incident = (
+        Incident.objects.select_related("runbook", "assignee", "acknowledged_by", "resolved_by", "integration")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if incident is None:
+        return None
+    alerts = [_alert_row(a) for a in incident.alerts.order_by("-last_received_at", "-id")[:INCIDENT_ALERTS]]
+    timeline, more_timeline = _capped(
+        incident.timeline.order_by("-at", "-id")[: INCIDENT_TIMELINE + 1], INCIDENT_TIMELINE
+    )
+    deliveries, more_deliveries = _capped(
+        Delivery.objects.filter(incident=incident, purpose=DeliveryPurpose.PAGE)
+        .select_related("user")
+        .order_by("-created_at", "-id")[: INCIDENT_DELIVERIES + 1],
+        INCIDENT_DELIVERIES,
+    )
+    escalation = (
+        Escalation.objects.select_related("policy").filter(incident=incident).order_by("-started_at", "-pk").first()
+    )
+    policy_name = ""
+    if escalation is not None:  # the name as snapshotted; an escalation with no policy has an empty snapshot
+        named = (escalation.snapshot or {}).get("policy", {}).get("name")
+        policy_name = str(named or (escalation.policy.name if escalation.policy else ""))
+    return IncidentPage(
+        incident=incident,
+        alerts=alerts,
+        timeline=timeline,
+        deliveries=deliveries,
+        escalation=escalation,
+        policy_name=policy_name,
+        steps=_step_rows(escalation),
+        more_timeline=more_timeline,
+        more_deliveries=more_deliveries,
     )
 
 

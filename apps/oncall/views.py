@@ -1,8 +1,10 @@
 """The on-call pages under ``/oncall/``: who is on call now and next, my shifts (with my iCal feed), my open incidents
-with acknowledge and resolve, a schedule's week with its overrides, and my contact methods and notification rules.
+with acknowledge and resolve, an incident as a paged responder needs it (the page every page links to), a schedule's
+week with its overrides, and my contact methods and notification rules.
 
-Every page needs login (the project's middleware) and ``oncall.view_schedule``; acting needs the permission of the
-change (on-call engineers and administrators have them). Times are shown in the zone they are decided in: a
+Every page needs login (the project's middleware) and ``oncall.view_schedule`` (the incident page:
+``incidents.view_incident``); acting needs the permission of the change (on-call engineers and administrators have
+them). Times are shown in the zone they are decided in: a
 schedule's week in the schedule's zone, my shifts in mine. Contact addresses are personal data: lists show them
 masked, and showing one in full is an audited read.
 """
@@ -19,18 +21,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audit.services import audit_record_read
 from apps.common.errors import DomainError
 from apps.common.models import User
-from apps.incidents.lifecycle import incident_acknowledge, incident_resolve
+from apps.incidents.lifecycle import incident_acknowledge, incident_escalate, incident_resolve
+from apps.incidents.markdown import render_markdown
+from apps.incidents.models import Incident
 from apps.oncall import services
 from apps.oncall.calendar import user_feed_token
 from apps.oncall.forms import ContactMethodForm, OverrideForm, RuleForm, add_domain_errors
 from apps.oncall.models import ContactMethod, Delivery, NotificationRule, Override, Schedule
 from apps.oncall.selectors import (
     contact_method_list,
+    incident_page,
     my_open_incidents,
     my_shifts,
     notification_rule_list,
@@ -42,7 +48,9 @@ VIEW_PERMISSION = "oncall.view_schedule"
 ADD_OVERRIDE = "oncall.add_override"
 DELETE_OVERRIDE = "oncall.delete_override"
 MANAGE_CONTACT = ("oncall.add_contactmethod", "oncall.delete_contactmethod", "oncall.add_notificationrule")
+VIEW_INCIDENT = "incidents.view_incident"
 CHANGE_INCIDENT = "incidents.change_incident"
+DONE = {"acknowledge": "acknowledged", "resolve": "resolved", "escalate": "escalated: the next step runs now"}
 MY_SHIFTS_DAYS = 14
 READ_PURPOSE = "oncall: own contact method"
 RECENT = 10
@@ -126,17 +134,65 @@ def incident_action(request: HttpRequest, public_id: uuid.UUID, action: str) -> 
         raise Http404("No such open incident of yours.")
     if not me.has_perm(CHANGE_INCIDENT):
         return _forbidden(request, reason="incident")
+    _act(request, incident, action, me)
+    return redirect("oncall:my-incidents")
+
+
+def _act(request: HttpRequest, incident: Incident, action: str, me: User) -> None:
+    """Take ``action`` through the incidents' lifecycle; the outcome (done, or why not) is the next page's message."""
     try:
         if action == "acknowledge":
             incident_acknowledge(incident=incident, actor=me)
-        else:
+        elif action == "resolve":
             incident_resolve(incident=incident, actor=me, resolution=request.POST.get("resolution", "").strip())
-    except DomainError as exc:
+        else:
+            incident_escalate(incident=incident, actor=me)
+    except DomainError as exc:  # Conflict (already acknowledged, resolved) is one
         messages.error(request, f"Incident #{incident.pk}: nothing changed. {exc.detail}")
     else:
-        done = "acknowledged" if action == "acknowledge" else "resolved"
-        messages.success(request, f"Incident #{incident.pk} {done}.")
-    return redirect("oncall:my-incidents")
+        messages.success(request, f"Incident #{incident.pk} {DONE[action]}.")
+
+
+# --- one incident -----------------------------------------------------------------------------------------------
+@require_GET
+def incident_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """An incident as a paged responder needs it: the summary, alerts, timeline, runbook (``#runbook``), escalation
+    and pages, with acknowledge, resolve and escalate now; times in my zone."""
+    if not request.user.has_perm(VIEW_INCIDENT):
+        return _forbidden(request, reason="incident-view")
+    page = incident_page(public_id=public_id)
+    if page is None:
+        raise Http404("No such incident.")
+    me = _me(request)
+    incident = page.incident
+    labels = incident.labels if isinstance(incident.labels, dict) else {}
+    # render_markdown sanitises with an allow-list (no scripts, handlers or javascript: links), so it may be marked.
+    runbook_html = mark_safe(render_markdown(incident.runbook.body)) if incident.runbook else ""  # noqa: S308
+    context = {
+        "page": page,
+        "incident": incident,
+        "labels": sorted((str(k), str(v)) for k, v in labels.items()),
+        "runbook_html": runbook_html,
+        "may_act": me.has_perm(CHANGE_INCIDENT),
+    }
+    return _render(request, "oncall/incident.html", context, tz=_user_tz(me))
+
+
+@require_POST
+def incident_detail_action(request: HttpRequest, public_id: uuid.UUID, action: str) -> HttpResponse:
+    """Acknowledge, resolve or escalate now from the incident page, then back to it."""
+    if not request.user.has_perm(VIEW_INCIDENT):
+        return _forbidden(request, reason="incident-view")
+    if action not in DONE:
+        raise Http404("No such action.")
+    incident = Incident.objects.filter(public_id=public_id).first()
+    if incident is None:
+        raise Http404("No such incident.")
+    me = _me(request)
+    if not me.has_perm(CHANGE_INCIDENT):
+        return _forbidden(request, reason="incident")
+    _act(request, incident, action, me)
+    return redirect("oncall:incident", public_id=incident.public_id)
 
 
 # --- a schedule's week and its overrides ------------------------------------------------------------------------

@@ -72,7 +72,8 @@ def test_the_email_page_carries_summary_runbook_and_links(paged_everywhere) -> N
     body = message.body
     for text in ("P1 — critical", "payments", "Critical — checkout down for every customer"):
         assert text in body
-    assert f"Runbook:   {BASE}/api/v1/incidents/runbooks/payment-failure/" in body
+    assert f"Runbook:   {BASE}/oncall/incidents/{incident.public_id}/#runbook" in body
+    assert f"Incident:  {BASE}/oncall/incidents/{incident.public_id}/\n" in body
     ack = body.split("Acknowledge: ")[1].split()[0]
     resolve = body.split("Resolve:     ")[1].split()[0]
     assert_link(ack, incident, alice, "ack")
@@ -89,7 +90,9 @@ def test_the_slack_message_has_text_blocks_and_link_buttons(paged_everywhere, si
     assert set(body) == {"text", "blocks"}
     assert "[P1] PaymentProcessingFailure" in body["text"]
     buttons = {e["text"]["text"]: e["url"] for e in body["blocks"][1]["elements"]}
-    assert set(buttons) == {"Acknowledge", "Resolve", "Runbook"}
+    assert set(buttons) == {"Acknowledge", "Resolve", "Runbook", "Incident"}
+    assert buttons["Incident"] == f"{BASE}/oncall/incidents/{incident.public_id}/"
+    assert buttons["Runbook"] == f"{BASE}/oncall/incidents/{incident.public_id}/#runbook"
     assert_link(buttons["Acknowledge"], incident, alice, "ack")
     assert_link(buttons["Resolve"], incident, alice, "resolve")
     assert "*Impact:* Critical — checkout down for every customer" in body["blocks"][0]["text"]["text"]
@@ -114,7 +117,8 @@ def test_the_webhook_is_signed_with_the_contact_methods_secret(paged_everywhere,
         "status": "triggered",
         "urgency": "high",
     }
-    assert body["incident"]["runbook_url"] == f"{BASE}/api/v1/incidents/runbooks/payment-failure/"
+    assert body["incident"]["url"] == f"{BASE}/oncall/incidents/{incident.public_id}/"
+    assert body["incident"]["runbook_url"] == f"{BASE}/oncall/incidents/{incident.public_id}/#runbook"
     assert_link(body["ack_url"], incident, alice, "ack")
     assert_link(body["resolve_url"], incident, alice, "resolve")
     assert "alice@example.test" not in received.body.decode()
