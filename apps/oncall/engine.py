@@ -35,6 +35,7 @@ from apps.incidents.models import Incident
 from apps.incidents.timeline import timeline_add
 from apps.oncall import notify
 from apps.oncall.choices import EscalationStatus, StepKind, StopReason
+from apps.oncall.metrics import escalation_lag_observe
 from apps.oncall.models import Escalation, EscalationPolicy, Schedule
 
 logger = structlog.get_logger(__name__)
@@ -131,20 +132,31 @@ def _lease() -> timedelta:
     return timedelta(seconds=int(config_get("oncall.step_lease_seconds")))
 
 
-def _claim(escalation: Escalation, moment: datetime) -> int:
-    """Claim a locked escalation's due step: a new fencing token, a lease, and the step task after commit."""
+def _claim(escalation: Escalation, moment: datetime, *, first: bool = False) -> int:
+    """Claim a locked escalation's due step: a new fencing token, a lease, and the step run after commit (``first``:
+    the first step of a new escalation, see ``publish_step``)."""
     escalation.fencing_token += 1
     escalation.claimed_until = moment + _lease()
     escalation.save(update_fields=["fencing_token", "claimed_until", "updated_at"])
     escalation_id, token = escalation.pk, escalation.fencing_token
-    transaction.on_commit(lambda: publish_step(escalation_id, token))
+    transaction.on_commit(lambda: publish_step(escalation_id, token, first=first))
     return token
 
 
-def publish_step(escalation_id: int, token: int) -> None:
-    """Enqueue one step run; never raises (the sweeper claims the step again after the lease)."""
+def publish_step(escalation_id: int, token: int, *, first: bool = False) -> None:
+    """Run a claimed step as a task. The first step of a new escalation triggered inside a Celery task (the task
+    that processed the alert) runs at once in that task instead: the first page saves a trip through the broker.
+    Never raises: a step that fails here is claimed again by the sweeper when its lease runs out."""
+    from celery import current_task
+
     from apps.oncall.tasks import run_step
 
+    if first and current_task and current_task.request.id:
+        try:
+            step_run(escalation_id=escalation_id, token=token)
+        except Exception:
+            logger.exception("oncall_step_failed", escalation_id=escalation_id)
+        return
     try:
         run_step.apply_async(args=[escalation_id, token], retry=False)
     except Exception as exc:
@@ -262,7 +274,7 @@ def _create(
             message=f"Escalation by {name} started ({len(snapshot['steps'])} steps).",
             data={"escalation": escalation.pk, "policy": name},
         )
-        _claim(escalation, moment)
+        _claim(escalation, moment, first=True)
     return escalation
 
 
@@ -351,6 +363,7 @@ def step_run(*, escalation_id: int, token: int, now: datetime | None = None) -> 
         if escalation.status == EscalationStatus.WAITING_BUSINESS_HOURS:
             escalation.status = EscalationStatus.ACTIVE
             timeline_add(incident=incident, kind=TimelineKind.NOTE, message="Business hours began: paging starts.")
+        escalation_lag_observe(due_at=escalation.due_at, ran_at=moment)
         _advance(escalation, incident, moment)
         escalation.claimed_until = None
         escalation.save()

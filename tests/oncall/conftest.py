@@ -99,7 +99,7 @@ def pager(monkeypatch: pytest.MonkeyPatch) -> Pager:
     """Capture the engine's publishes instead of sending them to the broker."""
     captured = Pager()
     monkeypatch.setattr(
-        engine, "publish_step", lambda escalation_id, token: captured.steps.append((escalation_id, token))
+        engine, "publish_step", lambda escalation_id, token, first=False: captured.steps.append((escalation_id, token))
     )
     monkeypatch.setattr(notify, "publish_send", lambda delivery_id, countdown=None: captured.sends.append(delivery_id))
     return captured
