@@ -17,7 +17,7 @@ HELM_VERSION := v4.1.4
 CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: run test browser bench lint lint-infra format typecheck check-migrations check-deploy check-schema pytest test-inner bench-inner clean
+.PHONY: run test browser bench lint lint-infra check-rules format typecheck check-migrations check-deploy check-schema pytest test-inner bench-inner clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (pyspark 3.5 / EMR 7)")'
@@ -62,7 +62,7 @@ test: $(VENV)/.dev browser
 browser: | $(PY)
 	$(PY) scripts/browser.py
 
-test-inner: lint lint-infra typecheck check-migrations check-deploy check-schema pytest
+test-inner: lint lint-infra check-rules typecheck check-migrations check-deploy check-schema pytest
 
 lint:
 	$(BIN)/ruff check .
@@ -71,6 +71,10 @@ lint:
 ## lint-infra: the Dockerfile, the Helm chart of every environment and the Terraform, checked offline (docs/deployment.md)
 lint-infra: $(VENV)/.dev $(HELM) $(CHECKOV_VENV)/.installed
 	$(PY) scripts/lint_infra.py
+
+## check-rules: promtool checks and unit-tests the alert rules and parses every dashboard query (scripts/check_rules.py)
+check-rules: $(VENV)/.dev
+	$(PY) scripts/check_rules.py
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

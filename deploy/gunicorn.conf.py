@@ -5,8 +5,11 @@
 - Timeouts: a request may take ``GUNICORN_TIMEOUT`` seconds (default 60; exports stream, long work is Celery's);
   a graceful stop waits ``GUNICORN_GRACEFUL_TIMEOUT`` (default 30, below the pod's termination grace period).
 - Access log: one JSON line per request on stdout (the same shape as the portal's structlog lines), with the
-  request id the portal returned; integration tokens, signed links and query strings never reach it.
+  request id the portal returned; integration tokens, signed links and query strings never reach it. With
+  ``LOG_LAYOUT=ecs`` the access and error lines use ECS field names, like the portal's own lines.
 - The heartbeat files live in ``/tmp`` (an in-memory ``emptyDir``; the root filesystem is read-only).
+- Tracing (when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set) is set up in each worker after the fork (``post_fork``): an
+  exporter's thread and connections belong to the process that started them. ``preload_app`` stays off for this.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from apps.common.logging import MASK, scrub_text
+from apps.common.logging import MASK, ecs_layout, scrub_text
 
 
 def _cgroup_cpus() -> float | None:
@@ -80,6 +83,32 @@ _SECRET_PATH = re.compile(r"^(/integrations/v1/[a-z]+/|/incidents/remediation/ap
 _SKIP_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+# The access line's fields under their ECS names (only here: in the portal's own lines ``status`` or ``path`` may mean
+# something else, and a string where ECS expects a number would make Elasticsearch reject the line).
+_ACCESS_ECS = {
+    "method": "http.request.method",
+    "path": "url.path",
+    "status": "http.response.status_code",
+    "bytes": "http.response.body.bytes",
+    "remote_addr": "client.ip",
+    "user_agent": "user_agent.original",
+    "request_id": "http.request.id",
+    "pid": "process.pid",
+}
+_ECS = (
+    ecs_layout(os.environ.get("OTEL_SERVICE_NAME") or "ecap-portal", os.environ.get("PORTAL_ENVIRONMENT", ""))
+    if os.environ.get("LOG_LAYOUT") == "ecs"
+    else None
+)
+
+
+def laid_out(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` in the layout ``LOG_LAYOUT`` asks for (ECS or ours)."""
+    if _ECS is None:
+        return record
+    return _ECS(None, "", {_ACCESS_ECS.get(key, key): value for key, value in record.items()})
+
+
 def _present(value: Any) -> Any:
     """None for gunicorn's placeholder of a missing atom."""
     return None if value in (None, "-", "") else value
@@ -123,7 +152,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             body["exception"] = scrub_text(self.formatException(record.exc_info))
-        return json.dumps(body, default=str)
+        return json.dumps(laid_out(body), default=str)
 
 
 class JsonLogger(Logger):
@@ -140,7 +169,7 @@ class JsonLogger(Logger):
         try:
             atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
             record = access_record({key: atoms[key] for key in _ATOMS})
-            self.access_log.info(json.dumps(record, default=str))
+            self.access_log.info(json.dumps(laid_out(record), default=str))
         except Exception:
             self.exception("access log line failed")
 
@@ -151,3 +180,11 @@ logger_class = JsonLogger
 
 def when_ready(server: Any) -> None:
     server.log.info("gunicorn ready: %d workers, timeout %ds, started %s", workers, timeout, time.ctime())
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Each worker sets up its own tracing (no-op when tracing is off) before it loads the application."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecap_site.settings.prod")
+    from apps.common.tracing import tracing_setup
+
+    tracing_setup(component="web")

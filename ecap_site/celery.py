@@ -8,6 +8,10 @@ Queues:
 
 Every task acknowledges late and is re-queued if its worker is lost, so a killed worker loses no work; tasks
 must therefore be idempotent (STYLE.md).
+
+Tracing (``apps.common.tracing``, on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set) is set up in the process that runs
+the tasks: each child of the prefork pool (``worker_process_init``), or the worker itself for the solo and thread
+pools (``worker_init``). A task continues the trace of whatever enqueued it (the context travels in the headers).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_task_publish, before_task_publish
+from celery.signals import after_task_publish, before_task_publish, worker_init, worker_process_init
 from django_structlog.celery.steps import DjangoStructLogInitStep
 from kombu import Queue
 
@@ -70,3 +74,29 @@ class StructlogWorkerStep(DjangoStructLogInitStep):
 
 
 app.steps["worker"].add(StructlogWorkerStep)
+
+
+def _pool_forks(worker: Any) -> bool:
+    """Whether the worker's pool forks children that run the tasks (prefork), rather than running them itself."""
+    from celery import concurrency
+
+    pool = getattr(worker, "pool_cls", None) or "prefork"
+    pool_class = concurrency.get_implementation(pool) if isinstance(pool, str) else pool
+    return getattr(pool_class, "__module__", "") == "celery.concurrency.prefork"
+
+
+@worker_init.connect
+def _tracing_in_worker(sender: Any = None, **_: Any) -> None:
+    """Solo and thread pools run tasks in this process: set tracing up here (prefork children do it themselves)."""
+    if not _pool_forks(sender):
+        from apps.common.tracing import tracing_setup
+
+        tracing_setup(component="worker")
+
+
+@worker_process_init.connect
+def _tracing_in_pool_child(**_: Any) -> None:
+    """A prefork child: its own exporter, started after the fork."""
+    from apps.common.tracing import tracing_setup
+
+    tracing_setup(component="worker")

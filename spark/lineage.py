@@ -7,15 +7,18 @@ Transports: a JSON-lines file (the Celery task ingests it after the run) or HTTP
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import attr
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
+    RunFacet,
     column_lineage_dataset,
     data_quality_assertions_dataset,
     data_quality_metrics_input_dataset,
@@ -33,6 +36,29 @@ from pyspark.sql.types import ArrayType, DataType, MapType, StructType
 
 PRODUCER = "https://github.com/ecap/governance-portal/spark"
 JOB_NAMESPACE = "ecap"
+TRACE_FACET = "ecap_trace"
+TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+@attr.define
+class EcapTraceRunFacet(RunFacet):
+    """The run facet ``ecap_trace``: the W3C ``traceparent`` of the portal request or task that submitted the run, so
+    a lineage event leads to the trace that started the job."""
+
+    traceparent: str
+
+    @staticmethod
+    def _get_schema() -> str:
+        return f"{PRODUCER}/facets/EcapTraceRunFacet.json"
+
+
+def trace_facet(traceparent: str | None) -> EcapTraceRunFacet | None:
+    """The ``ecap_trace`` facet of a well-formed ``traceparent``; None for a missing or malformed one (a job must
+    never fail because of its trace context)."""
+    value = (traceparent or "").strip().lower()
+    if not TRACEPARENT.match(value) or value.startswith("ff") or value.split("-")[1] == "0" * 32:
+        return None
+    return EcapTraceRunFacet(traceparent=value)
 
 
 def _type_name(data_type: DataType) -> str:
@@ -192,6 +218,7 @@ class Lineage:
     parent_job: str | None = None
     parent_run_id: str | None = None
     spark_version: str = ""
+    traceparent: str | None = None
     extra_run_facets: dict[str, Any] = field(default_factory=dict)
     client: OpenLineageClient = field(init=False)
 
@@ -219,6 +246,9 @@ class Lineage:
                 run=parent_run.Run(runId=self.parent_run_id),
                 job=parent_run.Job(namespace=JOB_NAMESPACE, name=self.parent_job),
             )
+        trace = trace_facet(self.traceparent)
+        if trace is not None:
+            facets[TRACE_FACET] = trace
         facets.update(extra or {})
         return Run(runId=self.run_id, facets=facets)
 

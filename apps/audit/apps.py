@@ -31,6 +31,12 @@ class AuditConfig(AppConfig):
             description="Write the audit chain head to the external anchor sink.",
         ),
         PeriodicTaskSpec(
+            name="audit.verify_chain",
+            task="audit.verify_chain",
+            crontab="20 1 * * *",
+            description="Verify the whole audit chain against the external anchors and record the result.",
+        ),
+        PeriodicTaskSpec(
             name="audit.retention_purge",
             task="audit.retention_purge",
             crontab="35 2 * * *",
@@ -43,8 +49,10 @@ class AuditConfig(AppConfig):
 
         from apps.audit import signals
         from apps.audit.context import install_on_connection
+        from apps.audit.metrics import register_collector
         from apps.audit.risk import register_sensitivity
 
+        register_collector()
         register_sensitivity("audit.auditevent", 10, {"audit", "security", "compliance"})
         signals.connect()
         connection_created.connect(install_on_connection, dispatch_uid="audit.context_wrapper")

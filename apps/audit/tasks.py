@@ -1,11 +1,12 @@
-"""Celery entry points of the audit log: the sealing sweeper, the daily anchor, the retention purge."""
+"""Celery entry points of the audit log: the sealing sweeper, the daily anchor, the daily verification, the retention
+purge."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from apps.audit.anchors import anchor_write
-from apps.audit.services import audit_purge, audit_seal_pending
+from apps.audit.services import audit_purge, audit_seal_pending, audit_verify_run
 from apps.configuration.services import config_get
 
 
@@ -20,6 +21,13 @@ def anchor() -> int | None:
     """Write the chain head to the external sink (daily)."""
     written = anchor_write()
     return written.seq if written else None
+
+
+@shared_task(name="audit.verify_chain", acks_late=True)
+def verify_chain() -> bool:
+    """Verify the whole chain against the anchors (daily): the run is recorded, and its result is what
+    ``ecap_audit_chain_verified`` reports, so a broken chain alerts without anyone opening the admin."""
+    return audit_verify_run().ok
 
 
 @shared_task(name="audit.retention_purge", acks_late=True)

@@ -70,6 +70,9 @@ class CommonConfig(AppConfig):
     def ready(self) -> None:
         from apps.audit.risk import register_sensitivity
         from apps.common import checks  # noqa: F401  (registers system checks)
+        from apps.common.metrics import register_collector
+
+        register_collector()
 
         register_sensitivity("common.user", 20, {"administration", "support", "security", "audit", "self-service"})
         register_sensitivity("common.apitoken", 15)

@@ -4,6 +4,10 @@ A daemon thread per process takes the ids an endpoint stored and publishes them,
 ``publish`` callable. If the broker is down, or the process dies before publishing, nothing is lost: the rows stay
 pending and the app's beat sweeper processes them. After a publish failure the thread publishes nothing for
 ``BACKOFF`` seconds (the sweeper catches up) unless ``resume`` is called.
+
+Each id travels with the trace context and log fields of the request that dispatched it (``context_capture``), so
+the task it becomes continues that request's trace and logs its request id. A batch mixing ids of several requests
+is published outside any of them (one message cannot belong to several traces).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 
 import structlog
+
+from apps.common.tracing import CapturedContext, context_capture
 
 logger = structlog.get_logger(__name__)
 
@@ -29,7 +35,7 @@ class Publisher:
         self.publish = publish
         self.batch = batch
         self.max_backlog = max_backlog
-        self._queue: queue.Queue[int] = queue.Queue(maxsize=max_backlog)
+        self._queue: queue.Queue[tuple[int, CapturedContext]] = queue.Queue(maxsize=max_backlog)
         self._lock = threading.Lock()
         self._owner_pid = 0
         self._paused_until = 0.0
@@ -37,9 +43,10 @@ class Publisher:
     def dispatch(self, ids: Iterable[int]) -> None:
         """Ask for the rows to be processed soon; never blocks and never raises."""
         self._ensure_thread()
+        captured = context_capture()
         for row_id in ids:
             try:
-                self._queue.put_nowait(row_id)
+                self._queue.put_nowait((row_id, captured))
             except queue.Full:
                 logger.warning("dispatch_backlog_full", publisher=self.name, id=row_id)
                 return
@@ -67,18 +74,23 @@ class Publisher:
             ).start()
             self._owner_pid = os.getpid()
 
-    def _publish_forever(self, ids: queue.Queue[int]) -> None:
+    def _publish_forever(self, ids: queue.Queue[tuple[int, CapturedContext]]) -> None:
         while True:
-            batch = [ids.get()]
-            while len(batch) < self.batch:
+            items = [ids.get()]
+            while len(items) < self.batch:
                 try:
-                    batch.append(ids.get_nowait())
+                    items.append(ids.get_nowait())
                 except queue.Empty:
                     break
+            batch = [row_id for row_id, _ in items]
+            contexts = {id(captured): captured for _, captured in items}
             try:
                 if time.monotonic() < self._paused_until:
                     continue  # the sweeper will process them
-                self.publish(batch)
+                if len(contexts) == 1:
+                    items[0][1].run(self.publish, batch)
+                else:
+                    self.publish(batch)
             except Exception as exc:  # any broker error: the rows are stored, nothing is lost
                 self._paused_until = time.monotonic() + BACKOFF
                 logger.warning(

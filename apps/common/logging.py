@@ -2,16 +2,20 @@
 
 Every log line, from our code, Django, Celery or libraries, passes through the same processors; the redaction
 processor masks values under sensitive keys (password, token, secret, authorization, cookie, email, …) at any depth
-and scrubs credentials and e-mail addresses out of free text.
+and scrubs credentials and e-mail addresses out of free text. A line written inside a trace carries its ``trace_id``
+and ``span_id``. ``LOG_LAYOUT=ecs`` renders the fields under Elastic Common Schema names (``@timestamp``,
+``log.level``, ``message``, ``trace.id``, …) for Elasticsearch, OpenSearch or any ECS-aware shipper.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 MASK = "[REDACTED]"
 SENSITIVE_KEY = re.compile(
@@ -91,8 +95,60 @@ def redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> 
     return _redact(event_dict)
 
 
+def add_trace_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the ids of the active OpenTelemetry span, so a log line leads to its trace and back.
+
+    Reads the context through the API only: with tracing off there is never a valid span and nothing is added."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict.setdefault("trace_id", format(span_context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(span_context.span_id, "016x"))
+    return event_dict
+
+
+ECS_VERSION = "8.11.0"
+# Our field names and their ECS names; anything else goes under ``ecap.`` so it never collides with an ECS field of
+# another type (ECS ``host``, ``url``, ``error`` or ``event`` are objects).
+ECS_FIELDS = {
+    "timestamp": "@timestamp",
+    "level": "log.level",
+    "event": "message",
+    "logger": "log.logger",
+    "trace_id": "trace.id",
+    "span_id": "span.id",
+    "request_id": "http.request.id",
+    "user_id": "user.id",
+    "ip": "client.ip",
+    "exception": "error.stack_trace",
+    "task_id": "ecap.task_id",
+}
+
+
+def ecs_layout(service_name: str, environment: str = "") -> Any:
+    """structlog processor (after redaction, before rendering): the line under ECS field names, dotted and flat,
+    which Elasticsearch and OpenSearch expand into objects."""
+
+    def render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "@timestamp": event_dict.pop("timestamp", None),
+            "log.level": event_dict.pop("level", None),
+            "message": event_dict.pop("event", None),
+            "ecs.version": ECS_VERSION,
+            "service.name": service_name,
+        }
+        if environment:
+            out["service.environment"] = environment
+        for key, value in event_dict.items():
+            # A key already in ECS form (``url.path``) stays; ours get their ECS name or go under ``ecap.``.
+            out[key if "." in key else ECS_FIELDS.get(key) or f"ecap.{key}"] = value
+        return out
+
+    return render
+
+
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
+    add_trace_context,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -116,15 +172,28 @@ def configure_structlog() -> None:
     )
 
 
-def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
-    """``LOGGING`` for Django: ``fmt`` is ``json`` (production) or ``console`` (human-readable, development)."""
+def build_logging_config(
+    *, level: str, fmt: str, layout: str | None = None, service_name: str | None = None
+) -> dict[str, Any]:
+    """``LOGGING`` for Django: ``fmt`` is ``json`` (production) or ``console`` (human-readable, development).
+
+    ``layout`` (JSON only) is ``default`` (our field names) or ``ecs``; unset, it comes from ``LOG_LAYOUT`` so every
+    settings module that builds its own ``LOGGING`` honours the variable. ``service_name`` (ECS ``service.name``)
+    defaults to ``OTEL_SERVICE_NAME``, the name traces carry."""
     if fmt not in ("json", "console"):
         raise ValueError(f"LOG_FORMAT must be 'json' or 'console', not {fmt!r}")
+    layout = layout or os.environ.get("LOG_LAYOUT") or "default"
+    if layout not in ("default", "ecs"):
+        raise ValueError(f"LOG_LAYOUT must be 'default' or 'ecs', not {layout!r}")
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    layout_step: list[Any] = []
+    if fmt == "json" and layout == "ecs":
+        name = service_name or os.environ.get("OTEL_SERVICE_NAME") or "ecap-portal"
+        layout_step = [ecs_layout(name, os.environ.get("PORTAL_ENVIRONMENT", ""))]
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -135,6 +204,7 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
                     redact_processor,
+                    *layout_step,
                     renderer,
                 ],
                 "foreign_pre_chain": SHARED_PROCESSORS,

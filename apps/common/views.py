@@ -10,11 +10,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from apps.common.api.errors import error_body
 from apps.common.health import run_readiness_checks
 from apps.common.logging import scrub_text
+from apps.common.metrics import exposition_registry
 from apps.configuration.services import config_get
 
 
@@ -61,7 +62,10 @@ def readyz(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition. With METRICS_TOKEN set, the scraper must send ``Authorization: Bearer <token>``."""
+    """Prometheus exposition. With METRICS_TOKEN set, the scraper must send ``Authorization: Bearer <token>``.
+
+    The registry is django-prometheus' usual one, except that under ``PROMETHEUS_MULTIPROC_DIR`` the portal's own
+    collectors are added to the multiprocess registry (django-prometheus' view would leave them out)."""
     expected = settings.METRICS_TOKEN
     if expected:
         scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
@@ -69,4 +73,4 @@ def metrics(request: HttpRequest) -> HttpResponse:
             return JsonResponse(
                 error_body("not_authenticated", "A valid metrics bearer token is required."), status=401
             )
-    return ExportToDjangoView(request)
+    return HttpResponse(generate_latest(exposition_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -27,3 +27,8 @@ class LineageConfig(AppConfig):
             description="Process OpenLineage events left pending (broker down at intake, worker lost).",
         ),
     ]
+
+    def ready(self) -> None:
+        from apps.lineage.metrics import register_collector
+
+        register_collector()

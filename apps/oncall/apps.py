@@ -58,3 +58,6 @@ class OncallConfig(AppConfig):
     def ready(self) -> None:
         """Connect the escalation engine to the incidents app's signals (``dispatch_uid``: once per process)."""
         from apps.oncall import receivers  # noqa: F401 - connects on import
+        from apps.oncall.metrics import register_collector
+
+        register_collector()

@@ -49,8 +49,10 @@ class PrivacyConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from apps.privacy.metrics import register_collector
         from apps.privacy.receivers import on_spark_run_environment, on_spark_run_finished
         from apps.sparkruns.signals import spark_run_environment, spark_run_finished
 
+        register_collector()
         spark_run_environment.connect(on_spark_run_environment, dispatch_uid="privacy.job_environment")
         spark_run_finished.connect(on_spark_run_finished, dispatch_uid="privacy.consume_spark_runs")

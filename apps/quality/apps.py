@@ -34,7 +34,9 @@ class QualityConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from apps.quality.metrics import register_collector
         from apps.quality.receivers import on_spark_run_finished
         from apps.sparkruns.signals import spark_run_finished
 
+        register_collector()
         spark_run_finished.connect(on_spark_run_finished, dispatch_uid="quality.consume_spark_runs")

@@ -23,3 +23,8 @@ class SparkRunsConfig(AppConfig):
             description="Poll submitted Spark runs; submit queued ones a worker lost; time out stuck ones.",
         ),
     ]
+
+    def ready(self) -> None:
+        from apps.sparkruns.metrics import register_collector
+
+        register_collector()

@@ -184,7 +184,7 @@ def _submit_to_backend(run: SparkRun, lost_submission: bool) -> Any:
         args=job_arguments(run),
         run_id=str(run.run_id),
         timeout_seconds=run.timeout_seconds,
-        env=job_environment(run),
+        env={**job_environment(run), **trace_environment()},
     )
     return backend.submit(spec)
 
@@ -199,6 +199,16 @@ def job_environment(run: SparkRun) -> dict[str, str]:
         if isinstance(result, dict):
             env.update(result)
     return env
+
+
+def trace_environment() -> dict[str, str]:
+    """``TRACEPARENT`` (W3C) of the active span, for the job to put in its OpenLineage run facets; empty outside a
+    trace. An environment variable rather than an argument: it stays out of the run's stored arguments and of the
+    job's command line, and reaches an EMR driver too (``spark.yarn.appMasterEnv``, cluster deploy mode)."""
+    from apps.common.tracing import TRACEPARENT_ENV, current_traceparent
+
+    traceparent = current_traceparent()
+    return {TRACEPARENT_ENV: traceparent} if traceparent else {}
 
 
 def _dependency_met(run: SparkRun) -> bool:

@@ -290,8 +290,16 @@ DJANGO_STRUCTLOG_USER_ID_FIELD = "public_id"
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+# JSON field names: "default" (ours) or "ecs" (Elastic Common Schema: @timestamp, log.level, message, trace.id, ...).
+LOG_LAYOUT = env.str("LOG_LAYOUT", default="default")
+# Tracing (apps/common/tracing.py): off, with nothing but the no-op API, unless an OTLP/HTTP endpoint is set
+# (the collector's base URL; spans go to <endpoint>/v1/traces). New traces are kept with probability
+# OTEL_TRACES_SAMPLER_ARG (0 to 1); a span with a parent follows its parent's decision.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="ecap-portal")
+OTEL_TRACES_SAMPLER_ARG = env.float("OTEL_TRACES_SAMPLER_ARG", default=1.0)
 
 from apps.common.logging import build_logging_config, configure_structlog  # noqa: E402
 
-LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
+LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT, layout=LOG_LAYOUT, service_name=OTEL_SERVICE_NAME)
 configure_structlog()

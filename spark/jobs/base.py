@@ -7,6 +7,8 @@ A job module defines ``add_arguments(parser)`` and ``run(ctx) -> JobResult`` and
 ``--lineage-file PATH`` or ``--lineage-url URL`` (token from the environment variable named by
 ``--lineage-token-env``, default ``ECAP_LINEAGE_TOKEN``), ``--parent-job``/``--parent-run-id``,
 ``--summary PATH`` (the JSON summary is also printed as the last stdout line, prefixed ``ECAP_SUMMARY ``).
+A ``TRACEPARENT`` environment variable (W3C trace context, set by the portal) becomes the ``ecap_trace`` run facet of
+every OpenLineage event of the run.
 
 Bad data never fails a job; errors do (exit status 1, a FAIL event with the error).
 """
@@ -83,6 +85,7 @@ def make_lineage(name: str, args: argparse.Namespace, spark_version: str = "") -
         parent_job=args.parent_job,
         parent_run_id=args.parent_run_id,
         spark_version=spark_version,
+        traceparent=os.environ.get("TRACEPARENT"),  # set by the portal's submission when it ran inside a trace
     )
 
 

@@ -256,3 +256,158 @@ def test_scrub_text_leaves_ordinary_text_alone() -> None:
 )
 def test_scrub_text_leaves_words_that_only_look_like_auth_schemes(text: str) -> None:
     assert scrub_text(text) == text
+
+
+# --- trace ids and the ECS layout ---------------------------------------------------------------------------------
+
+
+def _capture(layout: str) -> tuple[logging.Handler, io.StringIO]:
+    formatter_config = build_logging_config(level="INFO", fmt="json", layout=layout, service_name="ecap-test")[
+        "formatters"
+    ]["structured"]
+    formatter_class = formatter_config.pop("()")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter_class(**formatter_config))
+    return handler, stream
+
+
+@pytest.fixture
+def ecs_capture() -> Iterator[LogCapture]:
+    """Like ``log_capture``, with the ECS field layout."""
+    handler, stream = _capture("ecs")
+    root, test_logger = logging.getLogger(), logging.getLogger("test")
+    saved = test_logger.level
+    root.addHandler(handler)
+    test_logger.setLevel(logging.INFO)
+    try:
+        yield LogCapture(stream)
+    finally:
+        root.removeHandler(handler)
+        test_logger.setLevel(saved)
+
+
+@pytest.fixture
+def tracer() -> Iterator[Any]:
+    """A tracer of a local SDK provider (the process-wide provider stays the no-op one)."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()
+    yield provider.get_tracer("test")
+    provider.shutdown()
+
+
+def test_structlog_and_stdlib_lines_in_a_span_carry_its_trace_and_span_ids(
+    log_capture: LogCapture, tracer: Any
+) -> None:
+    with tracer.start_as_current_span("outer") as outer:
+        structlog.get_logger("test").info("in_outer")
+        with tracer.start_as_current_span("inner") as inner:
+            logging.getLogger("test").info("in_inner from %s", "stdlib")
+    outer_ids = (format(outer.get_span_context().trace_id, "032x"), format(outer.get_span_context().span_id, "016x"))
+    inner_span_id = format(inner.get_span_context().span_id, "016x")
+
+    (first,) = log_capture.events("in_outer")
+    (second,) = log_capture.events("in_inner from stdlib")
+    assert (first["trace_id"], first["span_id"]) == outer_ids
+    assert (second["trace_id"], second["span_id"]) == (outer_ids[0], inner_span_id)
+
+
+def test_a_line_outside_any_span_has_no_trace_ids(log_capture: LogCapture) -> None:
+    structlog.get_logger("test").info("untraced")
+
+    (line,) = log_capture.events("untraced")
+    assert "trace_id" not in line
+    assert "span_id" not in line
+
+
+@pytest.mark.django_db
+def test_request_log_lines_carry_the_ids_of_the_request_span(client: Client, log_capture: LogCapture) -> None:
+    from opentelemetry.trace import SpanKind
+
+    from tests.common.tracing_helpers import traced
+
+    with traced() as web:
+        client.get(reverse("healthz"), HTTP_X_REQUEST_ID="trace-me-0001")
+        client.get("/api/v1/", HTTP_X_REQUEST_ID="trace-me-0002")
+        spans = web.spans()
+
+    [server] = [s for s in spans if s.kind == SpanKind.SERVER]  # probes are not traced
+    lines = [line for line in log_capture.lines() if line.get("request_id") == "trace-me-0002"]
+    assert lines
+    assert {(line["trace_id"], line["span_id"]) for line in lines} == {(server.trace_id, server.span_id)}
+    assert not [
+        line for line in log_capture.lines() if line.get("request_id") == "trace-me-0001" and "trace_id" in line
+    ]
+
+
+def test_the_ecs_layout_renders_ecs_field_names(ecs_capture: LogCapture, tracer: Any) -> None:
+    with tracer.start_as_current_span("work") as span, structlog.contextvars.bound_contextvars(request_id="req-1"):
+        structlog.get_logger("test").warning("ecs_line", incident="abc", host="not-an-ecs-object")
+
+    (line,) = [entry for entry in ecs_capture.lines() if entry.get("message") == "ecs_line"]
+    span_context = span.get_span_context()
+    assert line["log.level"] == "warning"
+    assert line["log.logger"] == "test"
+    assert line["@timestamp"].endswith("Z")
+    assert line["trace.id"] == format(span_context.trace_id, "032x")
+    assert line["span.id"] == format(span_context.span_id, "016x")
+    assert line["service.name"] == "ecap-test"
+    assert line["http.request.id"] == "req-1"
+    assert line["ecs.version"]
+    assert line["ecap.incident"] == "abc"
+    assert line["ecap.host"] == "not-an-ecs-object"  # never a string where ECS has an object
+    for ours in ("event", "level", "timestamp", "trace_id", "request_id", "host"):
+        assert ours not in line
+
+
+def test_the_ecs_layout_still_redacts(ecs_capture: LogCapture) -> None:
+    structlog.get_logger("test").info(
+        "ecs_secret", password="hunter2", note="mail bob@example.com, Bearer abc.def", nested={"api_token": "x"}
+    )
+    logging.getLogger("test").info("connecting to %s", "postgres://portal:pw-in-url@db/ecap")
+
+    for secret in ("hunter2", "bob@example.com", "abc.def", "pw-in-url"):
+        assert secret not in ecs_capture.text
+    (line,) = [entry for entry in ecs_capture.lines() if entry.get("message") == "ecs_secret"]
+    assert line["ecap.password"] == MASK
+    assert line["ecap.nested"] == {"api_token": MASK}
+    (stdlib,) = [entry for entry in ecs_capture.lines() if str(entry.get("message")).startswith("connecting")]
+    assert stdlib["message"] == f"connecting to postgres://portal:{MASK}@db/ecap"
+
+
+def test_the_layout_comes_from_log_layout_and_a_wrong_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LAYOUT", "ecs")
+    processors = build_logging_config(level="INFO", fmt="json")["formatters"]["structured"]["processors"]
+    assert any(getattr(p, "__name__", "") == "render" for p in processors)
+    monkeypatch.setenv("LOG_LAYOUT", "default")
+    processors = build_logging_config(level="INFO", fmt="json")["formatters"]["structured"]["processors"]
+    assert not any(getattr(p, "__name__", "") == "render" for p in processors)
+    with pytest.raises(ValueError, match="LOG_LAYOUT"):
+        build_logging_config(level="INFO", fmt="json", layout="logstash")
+
+
+def test_gunicorn_access_lines_follow_the_ecs_layout_and_stay_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.setenv("LOG_LAYOUT", "ecs")
+    path = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
+    spec = importlib.util.spec_from_file_location("gunicorn_conf_ecs", path)
+    assert spec is not None
+    assert spec.loader is not None
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    atoms = {"U": "/integrations/v1/alertmanager/secret-integration-token/", "D": "1500", "B": "2", "m": "POST",
+             "q": "", "s": "202", "h": "10.0.0.1", "a": "alertmanager/0.28", "H": "HTTP/1.1",
+             "{x-forwarded-for}i": "-", "{x-request-id}o": "req-9", "{x-request-id}i": "-"}  # fmt: skip
+
+    line = conf.laid_out(conf.access_record(atoms))
+    assert line["message"] == "http_access"
+    assert line["http.request.method"] == "POST"
+    assert line["http.response.status_code"] == 202
+    assert line["url.path"] == f"/integrations/v1/alertmanager/{MASK}/"
+    assert line["http.request.id"] == "req-9"
+    assert line["client.ip"] == "10.0.0.1"
+    assert line["log.level"] == "info"
+    assert "secret-integration-token" not in json.dumps(line)

@@ -95,6 +95,14 @@ DJANGO_SETTINGS_MODULE: "ecap_site.settings.prod"
 DJANGO_CSRF_TRUSTED_ORIGINS: {{ include "ecap.csrfOrigins" . | quote }}
 LOG_LEVEL: {{ .Values.django.logLevel | quote }}
 LOG_FORMAT: "json"
+LOG_LAYOUT: {{ .Values.django.logLayout | default "default" | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+OTEL_SERVICE_NAME: {{ .serviceName | default "ecap-portal" | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ .sampleRatio | default "1" | toString | quote }}
+{{- end }}
+{{- end }}
 API_NUM_PROXIES: {{ .Values.django.apiNumProxies | quote }}
 DATABASE_CONN_MAX_AGE: {{ .Values.django.databaseConnMaxAge | quote }}
 PORTAL_VAR_DIR: "/tmp/ecap"
