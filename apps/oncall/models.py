@@ -7,6 +7,7 @@ names its own IANA time zone.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 
 from django.conf import settings
@@ -181,8 +182,8 @@ class EscalationPolicy(PublicIdModel):
         default=0, validators=[MaxValueValidator(9)], help_text="Times the whole policy runs again after its last step."
     )
     business_time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    business_start = models.TimeField(default="09:00")
-    business_end = models.TimeField(default="17:00")
+    business_start = models.TimeField(default=datetime.time(9, 0))
+    business_end = models.TimeField(default=datetime.time(17, 0))
     business_weekdays = models.JSONField(default=default_weekdays, help_text="Monday is 0.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

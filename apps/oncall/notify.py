@@ -260,9 +260,11 @@ def notice_message(delivery: Delivery) -> Message:
 
 # --- sending ------------------------------------------------------------------------------------------------------
 def _incident_status_shared(incident_id: int) -> str | None:
-    """The incident's status, holding its row FOR SHARE until commit (an acknowledgement waits for this send)."""
+    """The incident's status, holding its row FOR SHARE until commit (an acknowledgement waits for this send). SQLite
+    (the embedded single-machine mode) has no row locks, so there a page can still cross an acknowledgement."""
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT status FROM incidents_incident WHERE id = %s FOR SHARE", [incident_id])
+        cursor.execute(f"SELECT status FROM incidents_incident WHERE id = %s{lock}", [incident_id])  # noqa: S608
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -101,3 +101,55 @@ def test_embedded_mode_serves_and_runs_scheduled_tasks_without_external_servers(
     assert not group_alive(proc.pid), "the web server, the worker or its beat outlived the embedded runner"
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
+
+
+PAGING_SETUP = """
+from apps.common.models import User
+from apps.oncall.models import ContactMethod, EscalationPolicy, EscalationStep
+user = User.objects.create(username="pager", email="pager@example.org")
+ContactMethod.objects.create(user=user, kind="email", address="pager@example.org")
+policy = EscalationPolicy.objects.create(name="critical")
+step = EscalationStep.objects.create(policy=policy, position=0, kind="notify_users")
+step.users.add(user)
+"""
+PAGING_RAISE = """
+from apps.incidents.dispatch import drain
+from apps.incidents.services import alert_raise
+alert_raise(source="embedded-test", name="EmbeddedPage", summary="Embedded mode pages by e-mail", severity="critical")
+drain()
+"""
+
+
+def test_embedded_mode_pages_an_alert_by_email(tmp_path: Path) -> None:
+    """SQLite has no row locks: the escalation engine and the sender still run there and the page is written."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_KEY_PREFIX")}
+    env |= {"DJANGO_SETTINGS_MODULE": "ecap_site.settings.dev", "PORTAL_VAR_DIR": str(tmp_path), "LOG_FORMAT": "json"}
+    manage(env, "migrate", "--noinput")
+    manage(env, "sync_periodic_tasks")
+    manage(env, "shell", "-c", PAGING_SETUP)
+    log = (tmp_path / "embedded.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run_embedded", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        manage(env, "shell", "-c", PAGING_RAISE)
+        deadline = time.monotonic() + 90
+        pages: list[str] = []
+        while time.monotonic() < deadline and not pages:
+            assert proc.poll() is None, (tmp_path / "embedded.log").read_text()[-3000:]
+            mail = tmp_path / "mail"
+            pages = [p.read_text() for p in mail.glob("*.log")] if mail.exists() else []
+            time.sleep(0.5)
+        assert pages, "no page was written: " + (tmp_path / "embedded.log").read_text()[-3000:]
+        assert "Embedded mode pages by e-mail" in pages[0]
+        assert "pager@example.org" in pages[0]
+        assert "/oncall/l/" in pages[0]  # the signed acknowledge link
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=40)
+        log.close()
