@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -90,39 +91,24 @@ def _test_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[Path]:
-    """A real Celery worker in its own process, on the test Redis and the test database. Yields its log file."""
-    log_file = tmp_path / "worker.log"
-    env = {
+@contextmanager
+def celery_worker(log_file: Path, *, name: str = "test", env: dict[str, str] | None = None) -> Iterator[Path]:
+    """A real solo-pool Celery worker in its own process, on the test Redis and the test database, consuming every
+    queue; ready when it says so, stopped on exit. ``env`` adds to (or overrides) its environment."""
+    environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ecap_site.settings.test",
         "DATABASE_URL": _test_database_url(),
         "LOG_LEVEL": "INFO",
+        **(env or {}),
     }
+    command = [
+        sys.executable, "-m", "celery", "-A", "ecap_site", "worker", "--pool=solo", "--loglevel=INFO",
+        "-Q", "critical,default,spark,acks_late", "--without-mingle", "--without-gossip",
+        "-n", f"{name}-{os.getpid()}@%h",
+    ]  # fmt: skip
     with log_file.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "ecap_site",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "-Q",
-                "critical,default,spark,acks_late",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                f"test-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while b"ready." not in log_file.read_bytes():
@@ -137,6 +123,13 @@ def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[Pa
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, tmp_path: Path) -> Iterator[Path]:
+    """A real Celery worker in its own process, on the test Redis and the test database. Yields its log file."""
+    with celery_worker(tmp_path / "worker.log") as log_file:
+        yield log_file
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from apps.common.link_pages import credential_url_headers
 from apps.oncall.calendar import schedule_feed, user_feed
 from apps.oncall.models import Schedule, UserFeed
 
@@ -20,10 +21,7 @@ CONTENT_TYPE = "text/calendar; charset=utf-8"
 
 def _headers(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "private, no-store"
-    # The URL is the credential: never pass it to another site, never let a crawler index it.
-    response["Referrer-Policy"] = "no-referrer"
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    return response
+    return credential_url_headers(response)
 
 
 def _not_found() -> HttpResponse:

@@ -8,12 +8,12 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from apps.audit.context import acting_as, context_for_user
 from apps.common.errors import Conflict
+from apps.common.link_pages import link_error, link_page
 from apps.common.models import User
 from apps.incidents.lifecycle import incident_acknowledge, incident_resolve
 from apps.incidents.models import Incident
@@ -25,15 +25,11 @@ VERBS = {ACK: ("Acknowledge", "acknowledged"), "resolve": ("Resolve", "resolved"
 
 
 def _page(request: HttpRequest, status: int, **context: Any) -> HttpResponse:
-    response = render(request, TEMPLATE, context, status=status)
-    # The link is the credential: never let it leak to another site through the Referer header.
-    response["Referrer-Policy"] = "no-referrer"
-    response["X-Robots-Tag"] = "noindex"
-    return response
+    return link_page(request, TEMPLATE, status, **context)
 
 
 def _error(request: HttpRequest, status: int, heading: str, message: str) -> HttpResponse:
-    return _page(request, status, state="error", heading=heading, message=message)
+    return link_error(request, TEMPLATE, status, heading, message)
 
 
 @login_not_required

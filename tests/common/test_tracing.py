@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from apps.common.tracing import sampler_build, tracing_setup
 from apps.incidents import dispatch
 from apps.incidents.services import integration_create
 from tests.common.tracing_helpers import OtlpReceiver, SpanRecord, traced
-from tests.conftest import ROOT, _test_database_url
+from tests.conftest import celery_worker
 from tests.incidents.conftest import am_alert, am_payload, make_integration  # noqa: F401 - a fixture
 from tests.incidents.remediation.recording_server import RecordingServer
 from tests.oncall.conftest import configure, make_contact, make_policy, sink  # noqa: F401 - fixtures
@@ -50,37 +48,13 @@ def traced_worker(receiver: OtlpReceiver, tmp_path: Path, transactional_db: None
 
     # Tasks other tests left on this run's queues would start traces of their own in this worker.
     celery_app.control.purge()
-    log_file = tmp_path / "worker.log"
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecap_site.settings.test",
-        "DATABASE_URL": _test_database_url(),
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
         "OTEL_SERVICE_NAME": "ecap-worker-test",
         "OTEL_BSP_SCHEDULE_DELAY": "50",  # export each span soon after it ends
-        "LOG_LEVEL": "INFO",
     }
-    with log_file.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ecap_site", "worker", "--pool=solo", "--loglevel=INFO",
-             "-Q", "critical,default,spark,acks_late", "--without-mingle", "--without-gossip",
-             "-n", f"tracing-{os.getpid()}-{time.monotonic_ns()}@%h"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log_file.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"worker did not start:\n{log_file.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with celery_worker(tmp_path / "worker.log", name=f"tracing-{time.monotonic_ns()}", env=env) as log_file:
         yield log_file
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def by_id(spans: list[SpanRecord]) -> dict[str, SpanRecord]:
