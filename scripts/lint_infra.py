@@ -49,7 +49,7 @@ CHECKOV = Path(os.environ.get("CHECKOV", ROOT / ".venv-checkov" / "bin" / "check
 ENVIRONMENTS = ("dev", "staging", "prod")
 RELEASE = "ecap-portal"
 NAMESPACE = "ecap"
-K8S_VERSION = "1.33.0"  # the EKS version of infra/environments/*
+K8S_VERSION = "1.33.0"  # the EKS version of infra/modules/portal (kubernetes_version)
 QUEUES = ("critical", "default", "spark")
 # The portal's own alerts the issue asks for (the chart may add more).
 PORTAL_ALERTS = (
@@ -498,6 +498,37 @@ def terraform_policy(parsed: dict[Path, dict[str, Any]]) -> list[str]:
     return problems
 
 
+VAR_REFERENCE = re.compile(r"^\$\{var\.(\w+)\}$")
+
+
+def composed_modules(
+    parsed: dict[Path, dict[str, Any]], directory: Path, inputs: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The module calls of a root module by name, with the calls inside local composition modules
+    (infra/modules/portal) included: an argument given as ``var.X`` there takes the caller's value for X, else the
+    variable's default. The environments' per-environment values are checked where they end up."""
+    docs = [d for p, d in parsed.items() if p.parent == directory]
+    variables = {name: body for d in docs for _, name, body in blocks(d, "variable")}
+
+    def resolve(value: Any) -> Any:
+        match = VAR_REFERENCE.match(value) if inputs is not None and isinstance(value, str) else None
+        if match is None or inputs is None:
+            return value
+        return inputs.get(match.group(1), variables.get(match.group(1), {}).get("default"))
+
+    modules: dict[str, dict[str, Any]] = {}
+    for d in docs:
+        for _, name, body in blocks(d, "module"):
+            resolved = {key: resolve(value) for key, value in body.items()}
+            modules[name] = resolved
+            source = str(unquote(resolved.get("source", "")))
+            child = (directory / source).resolve()
+            if source.startswith(".") and child != directory and any(p.parent == child for p in parsed):
+                for inner, inner_body in composed_modules(parsed, child, resolved).items():
+                    modules.setdefault(inner, inner_body)
+    return modules
+
+
 def environment_policy(parsed: dict[Path, dict[str, Any]]) -> list[str]:
     problems: list[str] = []
     for environment in ENVIRONMENTS:
@@ -518,7 +549,7 @@ def environment_policy(parsed: dict[Path, dict[str, Any]]) -> list[str]:
         backends = [b for d in docs for t in d.get("terraform", []) for b in t.get("backend", [])]
         if not any(unquote(name) == "s3" for b in backends for name in b):
             problems.append(f"{environment}: no S3 backend (state must not be local)")
-        modules = {name: body for d in docs for _, name, body in blocks(d, "module")}
+        modules = composed_modules(parsed, directory)
         problems.extend(
             f"{environment}: does not compose the {module} module"
             for module in ("vpc", "eks", "rds", "elasticache", "s3", "emr", "iam")
@@ -528,7 +559,7 @@ def environment_policy(parsed: dict[Path, dict[str, Any]]) -> list[str]:
         if environment == "prod":
             if rds.get("multi_az") is not True or int(rds.get("backup_retention_days", 0)) < 30:
                 problems.append("prod: RDS must be multi-AZ with 30 days of backups")
-            if "replica_bucket_arn" not in modules.get("s3", {}):
+            if not modules.get("s3", {}).get("replica_bucket_arn"):
                 problems.append("prod: the lake must replicate to another region")
             if not any(
                 t == "aws_db_instance_automated_backups_replication" for d in docs for t, _, _ in blocks(d, "resource")

@@ -37,11 +37,41 @@ def test_a_secret_variable_and_a_single_az_prod_database_are_reported(lint_infra
     broken[variables]["variable"].append({'"auth_token"': {"description": '"the token"', "type": "string"}})
     prod_main = next(p for p in broken if p.parent.name == "prod" and p.name == "main.tf")
     for entry in broken[prod_main]["module"]:
-        if '"rds"' in entry:
-            entry['"rds"']["multi_az"] = False
+        if '"portal"' in entry:
+            entry['"portal"']["rds_multi_az"] = False
     problems = lint_infra.terraform_policy(broken)
     assert any("variable auth_token looks secret" in p for p in problems)
     assert "prod: RDS must be multi-AZ with 30 days of backups" in problems
+
+
+def test_each_environment_composes_the_stack_through_the_portal_module_with_its_own_values(
+    lint_infra: ModuleType, parsed: dict
+) -> None:
+    composed = {
+        env: lint_infra.composed_modules(parsed, lint_infra.INFRA / "environments" / env)
+        for env in lint_infra.ENVIRONMENTS
+    }
+    for env, modules in composed.items():
+        assert set(modules) == {"portal", "vpc", "eks", "rds", "elasticache", "s3", "emr", "iam"}, env
+        assert lint_infra.unquote(modules["portal"]["source"]) == "../../modules/portal"
+    cidrs = {env: lint_infra.unquote(modules["vpc"]["cidr"]) for env, modules in composed.items()}
+    assert cidrs == {"dev": "10.10.0.0/16", "staging": "10.20.0.0/16", "prod": "10.30.0.0/16"}
+    assert [composed[env]["rds"]["multi_az"] for env in ("dev", "staging", "prod")] == [False, False, True]
+    assert sorted(composed["prod"]["eks"]["node_groups"]) == ["burst", "general"]
+    assert composed["dev"]["s3"]["replica_bucket_arn"] is None
+    assert lint_infra.unquote(composed["dev"]["emr"]["release_label"]) == "emr-7.5.0"  # the portal module's default
+
+
+def test_prod_without_replication_or_a_composed_module_is_reported(lint_infra: ModuleType, parsed: dict) -> None:
+    broken = copy.deepcopy(parsed)
+    prod_main = next(p for p in broken if p.parent.name == "prod" and p.name == "main.tf")
+    for entry in broken[prod_main]["module"]:
+        entry.get('"portal"', {}).pop("lake_replica_bucket_arn", None)
+    portal_main = next(p for p in broken if p.parent.name == "portal" and p.name == "main.tf")
+    broken[portal_main]["module"] = [e for e in broken[portal_main]["module"] if '"emr"' not in e]
+    problems = lint_infra.terraform_policy(broken)
+    assert "prod: the lake must replicate to another region" in problems
+    assert {f"{env}: does not compose the emr module" for env in ("dev", "staging", "prod")} <= set(problems)
 
 
 def test_every_environment_tags_through_default_tags_and_keeps_state_in_s3(

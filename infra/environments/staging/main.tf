@@ -1,7 +1,5 @@
-# The staging environment (staging): the portal's network, EKS, PostgreSQL, Redis, lake, EMR and IRSA.
+# The staging environment (staging): the portal's stack (infra/modules/portal) between dev and prod, no DR.
 # Outputs feed helm/ecap-portal/values-staging.yaml (docs/deployment.md).
-
-data "aws_caller_identity" "current" {}
 
 locals {
   name        = "ecap-staging"
@@ -15,59 +13,17 @@ locals {
   }
 }
 
-resource "aws_kms_key" "ecap" {
-  description             = "ECAP staging: EKS secrets, RDS, Redis, S3, EMR and logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministers"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchLogsEncrypt"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${var.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
-        Resource  = "*"
-      },
-    ]
-  })
-  tags = local.tags
-}
-
-resource "aws_kms_alias" "ecap" {
-  name          = "alias/${local.name}"
-  target_key_id = aws_kms_key.ecap.key_id
-}
-
-module "vpc" {
-  source                  = "../../modules/vpc"
+module "portal" {
+  source                  = "../../modules/portal"
   name                    = local.name
-  cidr                    = "10.20.0.0/16"
-  single_nat_gateway      = true
-  cluster_name            = local.name
+  environment             = local.environment
   region                  = var.region
-  kms_key_arn             = aws_kms_key.ecap.arn
-  flow_log_retention_days = 90
+  namespace               = var.namespace
   tags                    = local.tags
-}
-
-module "eks" {
-  source              = "../../modules/eks"
-  name                = local.name
-  kubernetes_version  = "1.33"
-  vpc_id              = module.vpc.vpc_id
-  vpc_cidr            = module.vpc.vpc_cidr
-  private_subnet_ids  = module.vpc.private_subnet_ids
-  public_access_cidrs = var.eks_public_access_cidrs
-  kms_key_arn         = aws_kms_key.ecap.arn
-  log_retention_days  = 90
+  vpc_cidr                = "10.20.0.0/16"
+  single_nat_gateway      = true
+  log_retention_days      = 90
+  eks_public_access_cidrs = var.eks_public_access_cidrs
   node_groups = {
     general = {
       instance_types = ["m6i.large"]
@@ -77,85 +33,15 @@ module "eks" {
       desired_size   = 2
     }
   }
-  tags = local.tags
-}
-
-module "rds" {
-  source                    = "../../modules/rds"
-  name                      = "${local.name}-portal"
-  instance_class            = "db.t4g.large"
-  multi_az                  = false
-  backup_retention_days     = 14
-  deletion_protection       = true
-  vpc_id                    = module.vpc.vpc_id
-  subnet_ids                = module.vpc.private_subnet_ids
-  client_security_group_ids = [module.eks.cluster_security_group_id]
-  kms_key_arn               = aws_kms_key.ecap.arn
-  tags                      = local.tags
-}
-
-module "elasticache" {
-  source                    = "../../modules/elasticache"
-  name                      = "${local.name}-redis"
-  node_type                 = "cache.t4g.medium"
-  num_nodes                 = 2
-  snapshot_retention_days   = 3
-  vpc_id                    = module.vpc.vpc_id
-  subnet_ids                = module.vpc.private_subnet_ids
-  client_security_group_ids = [module.eks.cluster_security_group_id]
-  kms_key_arn               = aws_kms_key.ecap.arn
-  tags                      = local.tags
-}
-
-module "s3" {
-  source                  = "../../modules/s3"
-  name                    = local.name
-  account_id              = data.aws_caller_identity.current.account_id
-  kms_key_arn             = aws_kms_key.ecap.arn
-  anchor_retention_days   = 365
-  noncurrent_version_days = 30
-  tags                    = local.tags
-}
-
-module "emr" {
-  source                     = "../../modules/emr"
-  name                       = local.name
-  create_cluster             = false
-  release_label              = "emr-7.5.0"
-  vpc_id                     = module.vpc.vpc_id
-  subnet_ids                 = module.vpc.private_subnet_ids
-  lake_bucket                = module.s3.lake_bucket
-  lake_bucket_arn            = module.s3.lake_bucket_arn
-  kms_key_arn                = aws_kms_key.ecap.arn
-  tls_certificates_s3_object = var.emr_tls_certificates_s3_object
-  tags                       = local.tags
-}
-
-module "iam" {
-  source                = "../../modules/iam"
-  name                  = local.name
-  region                = var.region
-  account_id            = data.aws_caller_identity.current.account_id
-  namespace             = var.namespace
-  oidc_provider_arn     = module.eks.oidc_provider_arn
-  oidc_issuer           = module.eks.oidc_issuer
-  lake_bucket_arn       = module.s3.lake_bucket_arn
-  anchor_bucket_arn     = module.s3.anchor_bucket_arn
-  kms_key_arn           = aws_kms_key.ecap.arn
-  emr_service_role_arn  = module.emr.service_role_arn
-  emr_instance_role_arn = module.emr.instance_role_arn
-  tags                  = local.tags
-}
-
-resource "aws_ecr_repository" "portal" {
-  name                 = "${local.name}/ecap-portal"
-  image_tag_mutability = "IMMUTABLE"
-  image_scanning_configuration {
-    scan_on_push = true
-  }
-  encryption_configuration {
-    encryption_type = "KMS"
-    kms_key         = aws_kms_key.ecap.arn
-  }
-  tags = local.tags
+  rds_instance_class             = "db.t4g.large"
+  rds_multi_az                   = false
+  rds_backup_retention_days      = 14
+  rds_deletion_protection        = true
+  redis_node_type                = "cache.t4g.medium"
+  redis_num_nodes                = 2
+  redis_snapshot_retention_days  = 3
+  anchor_retention_days          = 365
+  lake_noncurrent_version_days   = 30
+  emr_create_cluster             = false
+  emr_tls_certificates_s3_object = var.emr_tls_certificates_s3_object
 }
