@@ -340,3 +340,28 @@ def test_exception_handler_keeps_the_code_an_exception_was_raised_with(rf: Reque
     response = api_exception_handler(DrfPermissionDenied("Token scope too narrow.", code="insufficient_scope"), {})
     assert response.status_code == 403
     assert response.data == {"code": "insufficient_scope", "detail": "Token scope too narrow.", "fields": {}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/api/v1/audit/events/", "occurred_after"),
+        ("/api/v1/incidents/incidents/", "triggered_before"),
+        ("/api/v1/lineage/events/", "event_after"),
+        ("/api/v1/oncall/overrides/", "starts_before"),
+        ("/api/v1/quality/scans/", "created_after"),
+    ],
+)
+def test_date_time_filters_take_any_iso_offset_and_refuse_dates_without_a_utc_equivalent(
+    token_client: TokenClient, url: str, parameter: str
+) -> None:
+    admin, _ = token_client("admin")
+    # ISO 8601 allows offsets up to ±23:59; PostgreSQL only to ±15:59, so the value must reach it in UTC.
+    response = admin.get(url, {parameter: "2020-01-01T00:00:00+22:54"})
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 0
+
+    response = admin.get(url, {parameter: "0001-01-01T00:00:00+05:00"})  # before year 1 in UTC
+    body = assert_error(response, 400, "validation_error")
+    assert list(body["fields"]) == [parameter]

@@ -513,3 +513,25 @@ def _grower(kind: str, people: dict[str, User], me: User) -> Callable[[int], Non
 def test_list_query_counts_do_not_grow_with_the_page(engineer, people, kind: str) -> None:
     client, me = engineer
     assert_queries_constant(lambda: client.get(f"{BASE}/{kind}/"), _grower(kind, people, me))
+
+
+def test_a_null_character_in_a_schedule_or_user_reference_is_a_400_not_a_server_error(engineer, people) -> None:
+    client, _ = engineer
+    schedule = schedule_with(people)
+
+    response = client.get(f"{BASE}/now/", {"schedule": "Prim\x00ary"})
+    assert response.status_code == 400
+    assert error_fields(response) == {"schedule": ["Null characters are not allowed."]}
+
+    response = client.post(
+        f"{BASE}/overrides/",
+        {
+            "schedule": str(schedule.public_id),
+            "user": "ann\x00",
+            "start": "2030-01-01T00:00:00Z",
+            "end": "2030-01-02T00:00:00Z",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert error_fields(response)["user"] == ["Expected a username or a user id."]

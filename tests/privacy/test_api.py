@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
 from apps.audit.models import AuditEvent
 from apps.privacy.models import ConsentEvent
@@ -112,3 +113,13 @@ def test_an_integrator_files_a_request_and_reads_its_status(token_client: Callab
     assert "request_type" in bad.json()["fields"]
     auditor, _ = token_client(role="data_steward")
     assert auditor.post(f"{BASE}/requests/", body, format="json").status_code == 403
+
+
+def test_consent_lists_are_documented_as_the_plain_lists_they_return() -> None:
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    recorded = paths["/api/v1/privacy/consent/"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    report = paths["/api/v1/privacy/consent/report/"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
+    assert recorded == {"type": "array", "items": {"$ref": "#/components/schemas/ConsentEvent"}}
+    assert report == {"type": "array", "items": {"$ref": "#/components/schemas/ReportRow"}}

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from apps.audit.choices import AuditAction, Outcome
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_event_filter
+from apps.common.api.filters import IsoDateTimeFilter
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -25,12 +26,10 @@ class AuditEventFilter(django_filters.FilterSet):
         choices=AuditAction.choices, label="Action; repeat the parameter for several (any of them)."
     )
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices, label="How the action ended.")
-    occurred_after = django_filters.IsoDateTimeFilter(
+    occurred_after = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label="At or after this ISO 8601 time."
     )
-    occurred_before = django_filters.IsoDateTimeFilter(
-        field_name="occurred_at", lookup_expr="lt", label="Before this ISO 8601 time."
-    )
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt", label="Before this ISO 8601 time.")
     risk_min = django_filters.NumberFilter(
         field_name="risk_score", lookup_expr="gte", min_value=0, label="Risk score at least this (0-100)."
     )

@@ -29,6 +29,8 @@ class ConfigEntryViewSet(viewsets.ViewSet):
     """Configuration keys (read-only). Secret values are masked; provenance shows every layer."""
 
     permission_classes = (permissions.IsAuthenticated, IsPortalAdmin)
+    # Declared (not only used in ``list``) so the schema documents the paginated envelope and its parameters.
+    pagination_class = PagePagination
     lookup_field = "key"
     lookup_value_regex = r"[a-z0-9_.]+"
 
@@ -39,7 +41,7 @@ class ConfigEntryViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         search = request.query_params.get("search", "")
         entries = [e for e in config_explain_all() if search in e.spec.key]
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(entries, request, view=self) or []
         return paginator.get_paginated_response(ConfigEntrySerializer(page, many=True).data)  # type: ignore[arg-type]
 

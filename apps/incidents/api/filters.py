@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
+from apps.common.api.filters import IsoDateTimeFilter
 from apps.incidents.choices import OPEN_STATUSES
 from apps.incidents.models import Incident
 
@@ -14,8 +15,8 @@ class IncidentFilter(django_filters.FilterSet):
 
     integration = django_filters.CharFilter(field_name="integration__name")
     open = django_filters.BooleanFilter(method="filter_open")
-    triggered_after = django_filters.IsoDateTimeFilter(field_name="triggered_at", lookup_expr="gte")
-    triggered_before = django_filters.IsoDateTimeFilter(field_name="triggered_at", lookup_expr="lt")
+    triggered_after = IsoDateTimeFilter(field_name="triggered_at", lookup_expr="gte")
+    triggered_before = IsoDateTimeFilter(field_name="triggered_at", lookup_expr="lt")
 
     class Meta:
         model = Incident

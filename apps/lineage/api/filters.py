@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from apps.common.api.filters import IsoDateTimeFilter
 from apps.lineage.models import Job, LineageEvent, Run
 
 
@@ -24,8 +25,8 @@ class RunFilter(django_filters.FilterSet):
     job = django_filters.UUIDFilter(field_name="job__public_id")
     job_namespace = django_filters.CharFilter(field_name="job__namespace")
     job_name = django_filters.CharFilter(field_name="job__name")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Run
@@ -35,10 +36,10 @@ class RunFilter(django_filters.FilterSet):
 class LineageEventFilter(django_filters.FilterSet):
     """By kind, event type, processing status, run, job and event or receipt time."""
 
-    event_after = django_filters.IsoDateTimeFilter(field_name="event_time", lookup_expr="gte")
-    event_before = django_filters.IsoDateTimeFilter(field_name="event_time", lookup_expr="lt")
-    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    event_after = IsoDateTimeFilter(field_name="event_time", lookup_expr="gte")
+    event_before = IsoDateTimeFilter(field_name="event_time", lookup_expr="lt")
+    received_after = IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
 
     class Meta:
         model = LineageEvent

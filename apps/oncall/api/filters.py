@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from apps.common.api.filters import IsoDateTimeFilter
 from apps.oncall.models import ContactMethod, EscalationPolicy, NotificationRule, Override, Schedule, Team
 
 
@@ -36,8 +37,8 @@ class OverrideFilter(django_filters.FilterSet):
 
     schedule = django_filters.UUIDFilter(field_name="schedule__public_id")
     user = django_filters.CharFilter(field_name="user__username")
-    ends_after = django_filters.IsoDateTimeFilter(field_name="end", lookup_expr="gt")
-    starts_before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+    ends_after = IsoDateTimeFilter(field_name="end", lookup_expr="gt")
+    starts_before = IsoDateTimeFilter(field_name="start", lookup_expr="lt")
 
     class Meta:
         model = Override

@@ -45,7 +45,7 @@ class UserRefField(serializers.Field):
     default_error_messages = {"unknown": "No active user {ref!r}.", "invalid": "Expected a username or a user id."}
 
     def to_internal_value(self, data: Any) -> User:
-        if not isinstance(data, str) or not data.strip() or len(data) > 150:
+        if not isinstance(data, str) or not data.strip() or len(data) > 150 or "\x00" in data:
             self.fail("invalid")
         ref = data.strip()
         try:

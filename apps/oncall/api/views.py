@@ -15,6 +15,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -237,6 +238,8 @@ class NowView(APIView):
     )
     def get(self, request: Request) -> Response:
         ref = request.query_params.get("schedule", "").strip()
+        if "\x00" in ref:  # PostgreSQL cannot compare text with NUL in it
+            raise ValidationError({"schedule": ["Null characters are not allowed."]})
         if ref:
             schedule = schedule_by_ref(ref)
             if schedule is None:

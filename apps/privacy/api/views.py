@@ -34,6 +34,8 @@ class ConsentViewSet(viewsets.GenericViewSet[ConsentEvent]):
     action_perms = {"check": VIEW, "report": VIEW}
     serializer_class = s.ConsentInSerializer
     queryset = ConsentEvent.objects.none()
+    # Nothing here is a paginated list; without this the schema documents the lists as paginated envelopes.
+    pagination_class = None
 
     @extend_schema(request=s.ConsentInSerializer(many=True), responses={201: s.ConsentEventSerializer(many=True)})
     def create(self, request: Request) -> Response:

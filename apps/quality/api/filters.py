@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from apps.catalog.models import Dataset
+from apps.common.api.filters import IsoDateTimeFilter
 from apps.quality.choices import Outcome, RuleKind, RuleSeverity, ScanState, ScanTrigger
 from apps.quality.models import QualityResult, QualityRule, QualityScan
 
@@ -31,8 +32,8 @@ class ScanFilter(django_filters.FilterSet):
     dataset = django_filters.UUIDFilter(field_name="dataset__public_id")
     state = django_filters.ChoiceFilter(choices=ScanState.choices)
     trigger = django_filters.ChoiceFilter(choices=ScanTrigger.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = QualityScan
