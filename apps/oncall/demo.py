@@ -69,10 +69,12 @@ def _people() -> dict[str, User] | None:
 
 
 def _monday_nine(now: datetime) -> datetime:
-    """09:00 Pacific on the Monday of the current week: the weekly hand-off and the rotations' start."""
+    """The latest Monday 09:00 Pacific at or before ``now``: the weekly hand-off and the rotations' start (on a Monday
+    morning before nine, last week's, so the rotations have begun and someone is on call)."""
     tz = ZoneInfo(PACIFIC)
     today = timezone.localtime(now, tz).date()
-    return datetime.combine(today - timedelta(days=today.weekday()), time(9), tzinfo=tz)
+    start = datetime.combine(today - timedelta(days=today.weekday()), time(9), tzinfo=tz)
+    return start if start <= now else start - timedelta(weeks=1)
 
 
 def _schedules(people: dict[str, User], team: Team, start: datetime) -> tuple[Schedule, Schedule]:

@@ -19,7 +19,7 @@ unacknowledged incident starts a new one) and ``cycle`` < 10 (a policy repeats a
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ from apps.oncall import notify
 from apps.oncall.choices import EscalationStatus, StepKind, StopReason
 from apps.oncall.metrics import escalation_lag_observe
 from apps.oncall.models import Escalation, EscalationPolicy, Schedule
+from apps.oncall.schedules import local_instant
 
 logger = structlog.get_logger(__name__)
 
@@ -93,11 +94,10 @@ def _hours(spec: dict[str, Any]) -> tuple[ZoneInfo, time, time, set[int]]:
 
 
 def _window(day: date, zone: ZoneInfo, start: time, end: time) -> tuple[datetime, datetime]:
-    """The UTC instants of ``day``'s window. A wall-clock time a spring-forward skips is taken with the offset before
-    the change (02:30 on that night is 03:30 new time); one that fall-back repeats is its first occurrence."""
-    opens = datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
+    """The UTC instants of ``day``'s window, by the schedules' wall-clock rule (``local_instant``): a time a
+    spring-forward skips moves to the moment of the change; one that fall-back repeats is its first occurrence."""
     end_day = day if end > start else day + timedelta(days=1)
-    return opens, datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
+    return local_instant(day, start, zone), local_instant(end_day, end, zone)
 
 
 def business_hours_open(spec: dict[str, Any], at: datetime) -> bool:

@@ -390,6 +390,41 @@ def schedules_final_shifts(schedules: Sequence[Schedule], start: datetime, end: 
     return {pk: _stack(data, start, end) for pk, data in loaded.items()}
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """A schedule seen from one moment: who is on call (user ids, layer or replacing override first, then added
+    users), the next shift to begin, and the gaps over the horizon."""
+
+    on_call: list[int]
+    next: list[Shift]
+    gaps: list[tuple[datetime, datetime]]
+
+
+def schedules_outlook(schedules: Sequence[Schedule], at: datetime, horizon: timedelta) -> dict[int, Outlook]:
+    """``who_is_on_call``, ``next_shifts(count=1)`` and ``schedule_gaps`` over ``[at, at + horizon)`` for many
+    schedules from one load (three queries in all); only a schedule whose next shift is not over within the window
+    (a week at least) is looked further ahead on its own."""
+    gap_end = at + horizon
+    window_end = max(gap_end, at + timedelta(days=7))
+    _check_range(at, window_end)
+    loaded = _load([s.pk for s in schedules], at, window_end)
+    out: dict[int, Outlook] = {}
+    for schedule in schedules:
+        data = loaded[schedule.pk]
+        shifts = _stack(data, at, window_end)
+        added = {o.pk for o in data.overrides if o.mode == OverrideMode.ADD}
+        now = sorted((s for s in shifts if s.start == at), key=lambda s: (s.override_id in added, s.user_id))
+        upcoming = [s for s in shifts if s.start > at][:1]
+        if not upcoming or upcoming[0].end >= window_end:
+            upcoming = next_shifts(schedule, at, count=1)
+        out[schedule.pk] = Outlook(
+            on_call=list(dict.fromkeys(s.user_id for s in now)),
+            next=upcoming,
+            gaps=gaps_of((s for s in shifts if s.start < gap_end), at, gap_end),
+        )
+    return out
+
+
 def who_is_on_call(schedule: Schedule, at: datetime) -> list[User]:
     """The users on call at ``at``: whoever the layers or a replacing override put there first, then users added by
     ADD overrides. An empty list is a gap."""

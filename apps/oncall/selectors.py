@@ -39,10 +39,9 @@ from apps.oncall.schedules import (
     Shift,
     final_shifts,
     layer_shifts,
-    next_shifts,
     schedule_gaps,
+    schedules_outlook,
     user_shifts,
-    who_is_on_call,
 )
 
 MAX_SHIFT_RANGE = timedelta(days=62)
@@ -149,25 +148,36 @@ class NowRow:
 def oncall_now(*, schedule: Schedule, at: datetime | None = None, horizon: timedelta | None = None) -> NowRow:
     """Now and next on ``schedule``; ``next_gap`` is the first time nobody is on call within the gap horizon
     (``oncall.gap_horizon_days``)."""
+    return oncall_now_all(at=at, schedules=[schedule], horizon=horizon)[0]
+
+
+def oncall_now_all(
+    *, at: datetime | None = None, schedules: Iterable[Schedule] | None = None, horizon: timedelta | None = None
+) -> list[NowRow]:
+    """``oncall_now`` for every schedule (by name) or those given, in a fixed number of queries whatever their
+    number."""
     moment = at or timezone.now()
     ahead = horizon or timedelta(days=int(config_get("oncall.gap_horizon_days")))
-    on_call = who_is_on_call(schedule, moment)
-    upcoming = shift_rows(next_shifts(schedule, moment, count=1))
-    gaps = schedule_gaps(schedule, moment, moment + ahead)
-    return NowRow(
-        schedule=schedule,
-        on_call=list(on_call),
-        next=upcoming,
-        gap_now=not on_call,
-        next_gap=gaps[0] if gaps else None,
+    chosen = (
+        list(schedules) if schedules is not None else list(Schedule.objects.select_related("team").order_by("name"))
     )
-
-
-def oncall_now_all(*, at: datetime | None = None, schedules: Iterable[Schedule] | None = None) -> list[NowRow]:
-    """``oncall_now`` for every schedule (or those given), by name."""
-    moment = at or timezone.now()
-    chosen = list(schedules) if schedules is not None else list(Schedule.objects.select_related("team"))
-    return [oncall_now(schedule=s, at=moment) for s in chosen]
+    outlooks = schedules_outlook(chosen, moment, ahead)
+    users = User.objects.in_bulk({pk for o in outlooks.values() for pk in o.on_call})
+    rows = iter(shift_rows([shift for s in chosen for shift in outlooks[s.pk].next]))
+    out = []
+    for schedule in chosen:
+        outlook = outlooks[schedule.pk]
+        on_call = [users[pk] for pk in outlook.on_call if pk in users]
+        out.append(
+            NowRow(
+                schedule=schedule,
+                on_call=on_call,
+                next=[next(rows) for _ in outlook.next],
+                gap_now=not on_call,
+                next_gap=outlook.gaps[0] if outlook.gaps else None,
+            )
+        )
+    return out
 
 
 def schedule_shift_rows(*, schedule: Schedule, start: datetime, end: datetime) -> list[ShiftRow]:

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from apps.common.models import User
 from apps.common.testing import assert_queries_constant
 from apps.oncall import services
-from apps.oncall.choices import ContactKind, ShiftUnit, StepKind
+from apps.oncall.choices import ContactKind, OverrideMode, ShiftUnit, StepKind
 from apps.oncall.models import ContactMethod, EscalationPolicy, NotificationRule, Override, Schedule
 from apps.oncall.services import LayerIn, StepIn
 
@@ -513,6 +513,66 @@ def _grower(kind: str, people: dict[str, User], me: User) -> Callable[[int], Non
 def test_list_query_counts_do_not_grow_with_the_page(engineer, people, kind: str) -> None:
     client, me = engineer
     assert_queries_constant(lambda: client.get(f"{BASE}/{kind}/"), _grower(kind, people, me))
+
+
+def test_now_for_every_schedule_takes_the_same_queries_for_many_schedules(engineer, people) -> None:
+    client, me = engineer
+    counter = iter(range(10_000))
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            schedule = schedule_with(people, name=f"S{next(counter)}")
+            start = timezone.now() - timedelta(hours=1)
+            services.override_create(
+                schedule=schedule,
+                user=people["cid"],
+                start=start,
+                end=start + timedelta(hours=3),
+                created_by=me,
+                mode=OverrideMode.ADD,
+            )
+
+    assert_queries_constant(lambda: client.get(f"{BASE}/now/"), grow)
+
+
+def test_now_for_every_schedule_agrees_with_each_schedule_read_alone(engineer, people, make_user) -> None:
+    from apps.oncall.schedules import next_shifts, schedule_gaps, who_is_on_call
+    from apps.oncall.selectors import oncall_now_all
+
+    _client, me = engineer
+    plain = schedule_with(people, name="Plain")
+    added = schedule_with(people, name="Added")
+    now = timezone.now()
+    services.override_create(
+        schedule=added,
+        user=people["cid"],
+        start=now - timedelta(hours=1),
+        end=now + timedelta(hours=2),
+        created_by=me,
+        mode=OverrideMode.ADD,
+    )
+    replaced = services.schedule_create(name="Replaced")
+    services.override_create(
+        schedule=replaced,
+        user=people["cid"],
+        start=now + timedelta(days=2),
+        end=now + timedelta(days=20),
+        created_by=me,
+    )
+    empty = services.schedule_create(name="Empty")
+    horizon = timedelta(days=14)
+    rows = {row.schedule.name: row for row in oncall_now_all(at=now, horizon=horizon)}
+    assert list(rows) == ["Added", "Empty", "Plain", "Replaced"]
+    for schedule in (plain, added, replaced, empty):
+        row = rows[schedule.name]
+        assert row.on_call == who_is_on_call(schedule, now)
+        assert [r.shift for r in row.next] == next_shifts(schedule, now, count=1)
+        gaps = schedule_gaps(schedule, now, now + horizon)
+        assert row.next_gap == (gaps[0] if gaps else None)
+    assert [u.username for u in rows["Added"].on_call][-1] == "cid"  # added beside the rotation, listed after it
+    assert rows["Replaced"].next[0].user == people["cid"]  # an 18-day shift: looked up beyond the window
+    assert rows["Empty"].gap_now
+    assert rows["Empty"].next == []
 
 
 def test_a_null_character_in_a_schedule_or_user_reference_is_a_400_not_a_server_error(engineer, people) -> None:

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.oncall.choices import ContactKind, ShiftUnit, StepKind
-from apps.oncall.demo import seed
+from apps.oncall.demo import _monday_nine, seed
 from apps.oncall.models import ContactMethod, EscalationPolicy, NotificationRule, Override, Schedule, Team
 from apps.oncall.schedules import who_is_on_call
 
@@ -53,6 +53,21 @@ def test_the_rotations_are_weekly_and_daily_in_pacific_time(seeded) -> None:
     assert set(Team.objects.get(name="SRE").members.values_list("username", flat=True)) >= {
         "oncall", "riley.chen", "morgan.patel", "taylor.kim",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 12, 7, 3, 15, tzinfo=LA), datetime(2026, 11, 30, 9, tzinfo=LA)),  # Monday before nine
+        (datetime(2026, 12, 7, 9, tzinfo=LA), datetime(2026, 12, 7, 9, tzinfo=LA)),
+        (datetime(2026, 12, 13, 23, 59, tzinfo=LA), datetime(2026, 12, 7, 9, tzinfo=LA)),  # Sunday night
+        (datetime(2026, 11, 2, 1, 30, tzinfo=LA), datetime(2026, 10, 26, 9, tzinfo=LA)),  # a week across fall-back
+    ],
+)
+def test_the_rotations_start_at_the_last_monday_nine_so_someone_is_on_call(now: datetime, expected: datetime) -> None:
+    start = _monday_nine(now)
+    assert start == expected
+    assert start.astimezone(LA).time() == time(9)
 
 
 def test_the_critical_policy_follows_the_escalation_timeline(seeded) -> None:

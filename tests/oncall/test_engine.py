@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -23,7 +24,7 @@ from apps.incidents.lifecycle import (
 )
 from apps.incidents.models import AlertPayload, Incident
 from apps.incidents.services import payload_process
-from apps.oncall import engine, notify
+from apps.oncall import engine, notify, schedules
 from apps.oncall.choices import DeliveryStatus, EscalationStatus, StopReason
 from apps.oncall.models import Delivery, Escalation, EscalationStep, Layer, LayerMember, Override
 from tests.incidents.conftest import am_alert, am_payload
@@ -360,6 +361,19 @@ LISBON = {**LA, "time_zone": "Europe/Lisbon"}
 )
 def test_next_business_hours_start_is_exact_across_daylight_saving_changes(hours, at, expected) -> None:
     assert engine.business_hours_next(hours, at) == expected
+
+
+def test_business_hours_opening_in_the_skipped_hour_open_at_the_change() -> None:
+    # Los Angeles springs forward at 02:00 PST on Sunday 14 March 2027 (10:00 UTC); 02:30 does not exist that day.
+    early = {"time_zone": "America/Los_Angeles", "start": "02:30", "end": "05:00", "weekdays": [6]}
+    change = datetime(2027, 3, 14, 10, 0, tzinfo=UTC)
+    assert engine.business_hours_next(early, datetime(2027, 3, 14, 9, 0, tzinfo=UTC)) == change
+    assert engine.business_hours_open(early, change)
+    assert not engine.business_hours_open(early, change - timedelta(microseconds=1))
+    # The same wall-clock rule as the schedules' hand-offs.
+    assert engine.business_hours_next(early, change - timedelta(hours=1)) == schedules.local_instant(
+        date(2027, 3, 14), time(2, 30), ZoneInfo("America/Los_Angeles")
+    )
 
 
 def test_business_hours_may_run_past_midnight() -> None:

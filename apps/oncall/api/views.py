@@ -31,7 +31,7 @@ from apps.oncall.selectors import (
     NowRow,
     contact_method_list,
     notification_rule_list,
-    oncall_now,
+    oncall_now_all,
     override_list,
     policy_list,
     schedule_by_ref,
@@ -248,5 +248,5 @@ class NowView(APIView):
         else:
             schedules = list(Schedule.objects.order_by("name"))
         at = timezone.now()
-        body = {"at": at, "results": [_now_body(oncall_now(schedule=sch, at=at)) for sch in schedules]}
+        body = {"at": at, "results": [_now_body(row) for row in oncall_now_all(at=at, schedules=schedules)]}
         return Response(s.NowListSerializer(body).data)
