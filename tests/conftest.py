@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +17,7 @@ from apps.common.models import User
 from apps.common.services import api_token_create
 from apps.configuration.store import ConfigStore
 from tests.common.factories import UserFactory
+from tests.support import start_celery_worker, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,38 +89,27 @@ def _test_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-@contextmanager
-def celery_worker(log_file: Path, *, name: str = "test", env: dict[str, str] | None = None) -> Iterator[Path]:
-    """A real solo-pool Celery worker in its own process, on the test Redis and the test database, consuming every
-    queue; ready when it says so, stopped on exit. ``env`` adds to (or overrides) its environment."""
-    environment = {
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process working on the test database and the test Redis (``extra`` adds to or
+    overrides it)."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ecap_site.settings.test",
         "DATABASE_URL": _test_database_url(),
         "LOG_LEVEL": "INFO",
-        **(env or {}),
+        **(extra or {}),
     }
-    command = [
-        sys.executable, "-m", "celery", "-A", "ecap_site", "worker", "--pool=solo", "--loglevel=INFO",
-        "-Q", "critical,default,spark,acks_late", "--without-mingle", "--without-gossip",
-        "-n", f"{name}-{os.getpid()}@%h",
-    ]  # fmt: skip
-    with log_file.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
+
+
+@contextmanager
+def celery_worker(log_file: Path, *, name: str = "test", env: dict[str, str] | None = None) -> Iterator[Path]:
+    """A real solo-pool Celery worker in its own process, on the test Redis and the test database, consuming every
+    queue; ready when it says so, stopped on exit. ``env`` adds to (or overrides) its environment."""
+    proc = start_celery_worker(log_file, name=name, env=worker_env(env))
     try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log_file.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"worker did not start:\n{log_file.read_text()[-3000:]}")
-            time.sleep(0.2)
         yield log_file
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 
 from apps.audit.choices import ActorType
 from apps.audit.context import context_for_user, set_context
+from apps.common import security
 from apps.common.models import ApiToken, User
 from apps.common.selectors import api_token_for_raw
 from apps.common.services import api_token_touch
@@ -31,8 +32,15 @@ class ApiTokenAuthentication(BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(_("The token contains invalid characters.")) from exc
+        ip = security.client_ip(request)
+        wait = security.login_locked_for(ip=ip)
+        if wait:
+            raise exceptions.Throttled(
+                wait=wait, detail=str(_("Too many failed authentication attempts from this address."))
+            )
         token = api_token_for_raw(raw=raw)
         if token is None:
+            security.login_failure_add(ip=ip)
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("The token's user is inactive."))

@@ -39,3 +39,19 @@ class PermissionDenied(DomainError):
 
     code = "permission_denied"
     status = 403
+
+
+class DatabaseUnavailable(DomainError):
+    """The database cannot serve the request right now (down, restarting, connection lost): retry shortly."""
+
+    code = "database_unavailable"
+    status = 503
+    retry_after_seconds = 5
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is the database failing to serve (Django's ``OperationalError``/``InterfaceError``: connection
+    refused or lost, server shutting down), as opposed to a query the database refused."""
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)

@@ -57,7 +57,8 @@ ROLE_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         # Consent is recorded and checked by the shop's systems; subjects are looked up to read their history.
         "privacy.consentevent": ("add", "view"),
         "privacy.datasubject": VIEW,
-        "privacy.datasubjectrequest": ("add", "view"),
+        # Files requests and reads the status of its own filings (the API scopes that); never reads the others.
+        "privacy.datasubjectrequest": ("add",),
         "sparkruns": VIEW,
         "lineage": ("add", "view"),
         "incidents": ("add", "view"),

@@ -74,3 +74,11 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 error_body("not_authenticated", "A valid metrics bearer token is required."), status=401
             )
     return HttpResponse(generate_latest(exposition_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF rejection (``CSRF_FAILURE_VIEW``): Django's 403, marked so the denial's audit event names the reason."""
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    request.denial_reason = "csrf_failed"  # type: ignore[attr-defined]
+    return django_csrf_failure(request, reason)

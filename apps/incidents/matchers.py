@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from apps.common.patterns import backtracking_problem
+
 MATCHER_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s"]*))\s*')
 MAX_PATTERN = 500
 
@@ -68,8 +70,11 @@ def parse_matchers(text: str) -> tuple[Matcher, ...]:
                 raise MatcherError(f"the pattern for {label} is longer than {MAX_PATTERN} characters")
             try:
                 _compile(value)
-            except re.error as exc:
+            except (re.error, RecursionError, OverflowError) as exc:
                 raise MatcherError(f"the pattern for {label} is not a valid regular expression: {exc}") from exc
+            risk = backtracking_problem(value)
+            if risk:
+                raise MatcherError(f"the pattern for {label} is refused: {risk}")
         out.append(Matcher(label, op, value))
         position = found.end()
     return tuple(out)

@@ -25,6 +25,7 @@ from prometheus_client import Counter
 from apps.audit.choices import ActorType
 from apps.audit.context import update_context
 from apps.common.api.errors import error_body
+from apps.common.api.parsers import json_problem
 from apps.incidents.choices import IntegrationKind
 from apps.incidents.intake import PayloadInvalid, parse_delivery
 from apps.incidents.models import Integration
@@ -103,6 +104,10 @@ def _intake(request: HttpRequest, kind: str, token: str | None) -> JsonResponse:
         return _error("invalid_json", "The body is not valid UTF-8 JSON.", 400)
     if _depth(body) > MAX_DEPTH:
         return _error("invalid_payload", f"The payload nests deeper than {MAX_DEPTH} levels.", 400)
+    found = json_problem(body)
+    if found:  # the delivery is stored as jsonb: PostgreSQL refuses NUL, UTF-8 cannot hold a lone surrogate
+        ALERTS_RECEIVED.labels(kind, "invalid").inc()
+        return _error("invalid_payload", f"{found[0]}: {found[1]}", 400, {found[0]: [found[1]]})
     try:
         delivery = parse_delivery(integration.kind, body, now=timezone.now())
     except PayloadInvalid as exc:

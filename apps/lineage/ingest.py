@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from apps.common.errors import DomainError
 from apps.lineage.choices import EventKind, RunState
@@ -83,6 +84,14 @@ def dedup_key_for(*, kind: str, run_id: uuid.UUID | None, event_type: str, event
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def climbs_out(name: str) -> bool:
+    """True when a path-like name has a ``..`` segment, also percent-encoded (once or more) or behind backslashes."""
+    text = name
+    for _ in range(3):
+        text = unquote(text)
+    return ".." in text.replace("\\", "/").split("/")
+
+
 class _Problems:
     """Collects field errors under a prefix."""
 
@@ -144,8 +153,17 @@ class _Problems:
                 self.add(f"{key}.{index}", "A dataset must be an object with namespace and name.")
                 continue
             self.name(dataset, path, "namespace")
-            self.name(dataset, path, "name")
+            self.dataset_name(dataset, path)
             self.facets(dataset, path)
+
+    def dataset_name(self, dataset: dict[str, Any], path: str) -> str:
+        """A dataset's name: also one that never climbs out of its namespace (``..``, plain or percent-encoded), since
+        the catalog makes it a location under the namespace."""
+        value = self.name(dataset, path, "name")
+        if value and climbs_out(value):
+            self.add(f"{path}name", "Must not contain a '..' path segment.")
+            return ""
+        return value
 
 
 def parse_event(raw: Any, *, prefix: str = "") -> ParsedEvent:
@@ -199,7 +217,7 @@ def parse_event(raw: Any, *, prefix: str = "") -> ParsedEvent:
         dataset = problems.obj(raw, "", "dataset", required=True)
         if dataset is not None:
             problems.name(dataset, "dataset.", "namespace")
-            problems.name(dataset, "dataset.", "name")
+            problems.dataset_name(dataset, "dataset.")
             problems.facets(dataset, "dataset.")
     elif "job" in raw:
         kind = EventKind.JOB

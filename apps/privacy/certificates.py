@@ -59,7 +59,7 @@ def _dataset(name: str, done: dict[str, Any], verification: dict[str, Any]) -> d
         "rows_matched": sum((done.get("rows_matched") or {}).values()),
         "files_rewritten": [
             {
-                "path": f.get("path"),
+                "path": f.get("file"),
                 "rows": f.get("rows"),
                 "sha256_before": f.get("sha256_before"),
                 "sha256_after": f.get("sha256_after"),

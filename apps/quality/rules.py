@@ -18,6 +18,7 @@ from typing import Any
 from apps.catalog.models import Dataset
 from apps.catalog.models import Field as CatalogField
 from apps.common.errors import DomainError
+from apps.common.patterns import backtracking_problem
 from apps.quality.choices import RuleKind, RuleSeverity
 from spark.quality.rules import MAX_INLINE_VALUES, Rule, RuleError, failing_predicate
 
@@ -136,8 +137,12 @@ def _check_params(spec: RuleSpec, errors: dict[str, list[str]]) -> None:
         else:
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, RecursionError, OverflowError) as exc:
                 errors.setdefault("params", []).append(f"invalid regular expression: {exc}")
+            else:
+                risk = backtracking_problem(pattern)
+                if risk:
+                    errors.setdefault("params", []).append(f"regular expression refused: {risk}")
     if kind == RuleKind.ALLOWED_VALUES and spec.reference_dataset is None:
         values = params.get("values")
         if not isinstance(values, list) or not values:

@@ -13,6 +13,14 @@ declare(
     min_value=1,
     max_value=16,
 )
+declare(
+    "spark.submit_grace_seconds",
+    "int",
+    120,
+    "How long a run may stay submitting before the poller takes its worker for lost and submits it again (after "
+    "looking it up on the backend by its run id); longer than the slowest submission.",
+    min_value=1,
+)
 declare("spark.work_dir", "str", "", "Where local runs keep logs and status (empty: var/spark-runs).")
 declare("spark.emr_bucket", "str", "", "S3 bucket for job packages, arguments and EMR logs.")
 declare("spark.emr_prefix", "str", "ecap-portal", "Key prefix under the EMR bucket.")

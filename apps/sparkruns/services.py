@@ -29,7 +29,6 @@ logger = structlog.get_logger(__name__)
 
 MAX_ARGS = 64
 MAX_ARG_LENGTH = 1000
-SUBMIT_GRACE = timedelta(minutes=2)  # a run SUBMITTING for longer lost its worker
 MAX_SUBMIT_ATTEMPTS = 5
 TRANSIENT: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 LAKE_REWRITERS = (Job.DSR_ERASE, Job.RETENTION)  # jobs replacing lake files in place: one at a time
@@ -45,6 +44,11 @@ def work_dir() -> Path:
     """Where local runs keep their logs, status and lineage files."""
     configured = str(config_get("spark.work_dir") or "")
     return Path(configured) if configured else settings.VAR_DIR / "spark-runs"
+
+
+def submit_grace() -> timedelta:
+    """How long a run may stay SUBMITTING before its worker is taken for lost (``spark.submit_grace_seconds``)."""
+    return timedelta(seconds=int(config_get("spark.submit_grace_seconds")))
 
 
 def backend_get(name: str) -> Any:
@@ -154,7 +158,7 @@ def spark_run_submit(*, run_pk: int) -> SparkRun | None:
         if run.job in LAKE_REWRITERS and run.state == RunState.QUEUED and not _rewriter_free(run):
             return run  # the poller submits it when the running rewriter ends
         lost_submission = run.state == RunState.SUBMITTING
-        if lost_submission and run.submitted_at and timezone.now() - run.submitted_at < SUBMIT_GRACE:
+        if lost_submission and run.submitted_at and timezone.now() - run.submitted_at < submit_grace():
             return run  # another worker is submitting it right now
         run.state, run.attempts, run.submitted_at = RunState.SUBMITTING, run.attempts + 1, timezone.now()
         run.save(update_fields=["state", "attempts", "submitted_at"])
@@ -381,7 +385,7 @@ def spark_runs_poll() -> int:
             logger.exception("spark_poll_failed", run=str(run.run_id))
         polled += 1
     queued = SparkRun.objects.filter(state=RunState.QUEUED).order_by("pk").values_list("pk", flat=True)[:20]
-    lost = SparkRun.objects.filter(state=RunState.SUBMITTING, submitted_at__lt=timezone.now() - SUBMIT_GRACE)
+    lost = SparkRun.objects.filter(state=RunState.SUBMITTING, submitted_at__lt=timezone.now() - submit_grace())
     for run_pk in [*queued, *lost.values_list("pk", flat=True)]:
         try:
             spark_run_submit(run_pk=run_pk)

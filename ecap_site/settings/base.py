@@ -67,7 +67,9 @@ ECAP_DOMAIN_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestIdMiddleware",
+    "apps.common.middleware.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.common.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
+    "apps.common.middleware.DenialAuditMiddleware",
+    "apps.common.middleware.LoginRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
@@ -153,10 +157,16 @@ API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", default
 API_TOKEN_MAX_EXPIRY_DAYS = env.int("API_TOKEN_MAX_EXPIRY_DAYS", default=365)
 API_TOKEN_LAST_USED_RESOLUTION_SECONDS = 60
 
+# Failed sign-ins (portal, admin, API tokens) allowed per username and per client address in a sliding window.
+LOGIN_FAILURE_LIMIT_PER_USERNAME = env.int("LOGIN_FAILURE_LIMIT_PER_USERNAME", default=10)
+LOGIN_FAILURE_LIMIT_PER_IP = env.int("LOGIN_FAILURE_LIMIT_PER_IP", default=50)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=300)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "apps.common.views.csrf_failure"
 
 # --- internationalisation ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -173,6 +183,19 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# --- request bodies ---------------------------------------------------------------------------------------------
+# The largest body accepted, refused with 413 by RequestGuardMiddleware before anything reads it: by path prefix
+# (longest wins), else REQUEST_BODY_MAX_BYTES. OpenLineage arrays (up to 1,000 events, 2 MiB) and alert deliveries
+# (up to 1,000 alerts) are larger than any other API body.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
+REQUEST_BODY_MAX_BYTES_BY_PATH: dict[str, int] = env.dict(
+    "REQUEST_BODY_MAX_BYTES_BY_PATH",
+    cast={"value": int},
+    default={"/api/v1/lineage": 2 * 1024 * 1024, "/integrations/v1/": 2 * 1024 * 1024},
+)
+# Django's own ceiling on a read body stays above every limit above, so the middleware's limits are the ones that hold.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, REQUEST_BODY_MAX_BYTES, *REQUEST_BODY_MAX_BYTES_BY_PATH.values())
+
 # --- REST API ---------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -182,7 +205,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.common.api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

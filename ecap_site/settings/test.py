@@ -63,3 +63,7 @@ PORTAL_SECRETS_DIR = env.str("PORTAL_SECRETS_DIR", default="/nonexistent/ecap-te
 # Reload checks are off by default so query counts stay exact; hot-reload tests switch them on.
 CONFIG_RELOAD_INTERVAL_SECONDS = env.float("CONFIG_RELOAD_INTERVAL_SECONDS", default=None)
 PORTAL_ENVIRONMENT = "test"
+# The whole run shares one cache: sign-in failure limits high enough that tests sending bad credentials on purpose
+# never lock out the tests after them (tests of the limits set their own).
+LOGIN_FAILURE_LIMIT_PER_USERNAME = 10_000
+LOGIN_FAILURE_LIMIT_PER_IP = 10_000

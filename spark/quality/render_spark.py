@@ -107,6 +107,14 @@ def predicate_text_check(text: str) -> None:
     word = _STATEMENT_WORDS.search(bare)
     if word:
         raise RuleError(f"expression must not contain {word.group(0).upper()}: only a boolean expression is allowed")
+    # A quoted name followed by "(" is a function call all the same: `reflect`(...) is reflect(...).
+    for quoted in _QUOTED.finditer(text):
+        if quoted.group(0).startswith("`") and text[quoted.end() :].lstrip().startswith("("):
+            word = _STATEMENT_WORDS.fullmatch(quoted.group(0)[1:-1].replace("``", "`").strip())
+            if word:
+                raise RuleError(
+                    f"expression must not call {word.group(0).upper()}: only a boolean expression is allowed"
+                )
 
 
 def check_predicate(spark: SparkSession, text: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,12 @@ from apps.incidents.models import AlertPayload, Incident
 from apps.incidents.services import integration_create, payloads_sweep
 from tests.benchmarks.test_audit import child_env
 from tests.incidents.conftest import am_alert, am_payload
+from tests.support import free_port, percentile, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 8
 DURATION = 15.0
 PROCESS_COUNT = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -45,17 +39,8 @@ def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
              "--workers", "3", "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
+    wait_for_http(proc, port, log)
+    return proc
 
 
 def load(port: int, method: str, path: str, body: bytes | None, expect: int) -> tuple[float, list[float]]:
@@ -80,10 +65,6 @@ def load(port: int, method: str, path: str, body: bytes | None, expect: int) -> 
     with ThreadPoolExecutor(CLIENTS) as pool:
         latencies = [lat for batch in pool.map(client, range(CLIENTS)) for lat in batch]
     return len(latencies) / (time.monotonic() - started), sorted(latencies)
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))]
 
 
 @pytest.mark.django_db(transaction=True)

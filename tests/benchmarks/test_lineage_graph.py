@@ -30,7 +30,7 @@ from apps.catalog.models import Dataset
 from apps.common.services import api_token_create
 from apps.lineage.graph import NODE_LIMIT
 from apps.lineage.models import DatasetEdge
-from tests.benchmarks.test_incidents import percentile
+from tests.support import percentile
 
 LAYERS = 10
 PER_LAYER = 10_000

@@ -20,8 +20,9 @@ from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, H
 
 from apps.common.services import api_token_create
 from apps.lineage.models import LineageEvent
-from tests.benchmarks.test_incidents import free_port, start_server
+from tests.benchmarks.test_incidents import start_server
 from tests.lineage.conftest import dataset, run_event
+from tests.support import free_port
 
 CLIENTS = 8
 DURATION = 10.0

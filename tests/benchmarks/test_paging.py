@@ -24,9 +24,10 @@ from apps.common.models import User
 from apps.incidents.services import integration_create
 from apps.oncall.models import ContactMethod, EscalationPolicy, EscalationStep
 from tests.benchmarks.test_audit import child_env
-from tests.benchmarks.test_incidents import free_port, percentile, start_server
+from tests.benchmarks.test_incidents import start_server
 from tests.incidents.conftest import am_alert, am_payload
 from tests.incidents.remediation.recording_server import Received, RecordingServer
+from tests.support import free_port, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = int(os.environ.get("ECAP_BENCH_PAGING_ALERTS", "500"))

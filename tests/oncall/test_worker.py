@@ -4,10 +4,8 @@ signed webhook, and a worker SIGKILLed in the middle of a step still pages exact
 from __future__ import annotations
 
 import hmac
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,43 +23,17 @@ from apps.incidents.services import integration_create
 from apps.oncall import engine
 from apps.oncall.models import Delivery, Escalation
 from apps.oncall.tasks import run_step
-from tests.conftest import ROOT, _test_database_url
+from tests.conftest import worker_env
 from tests.incidents.conftest import am_alert, am_payload
 from tests.oncall.conftest import WEBHOOK_SECRET
+from tests.support import start_celery_worker, stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def start_worker(log_file: Path) -> subprocess.Popen[bytes]:
     """A solo-pool worker on every queue (its own process, so it can be killed like a lost pod)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ecap_site.settings.test", "DATABASE_URL": _test_database_url()}
-    with log_file.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ecap_site", "worker", "--pool=solo", "--loglevel=INFO",
-             "-Q", "critical,default,spark,acks_late", "--without-mingle", "--without-gossip",
-             "-n", f"oncall-{os.getpid()}-{time.monotonic_ns()}@%h"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while log_file.read_bytes().count(b"ready.") < 1 + _starts.get(log_file, 0):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"worker did not start:\n{log_file.read_text()[-3000:]}")
-        time.sleep(0.2)
-    _starts[log_file] = _starts.get(log_file, 0) + 1
-    return proc
-
-
-_starts: dict[Path, int] = {}
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return start_celery_worker(log_file, name="oncall", env=worker_env())
 
 
 @pytest.fixture
@@ -69,7 +41,7 @@ def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for proc in started:
-        stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture

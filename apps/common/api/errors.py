@@ -1,11 +1,13 @@
 """One error format for the whole API: ``{"code": str, "detail": str, "fields": {field: [messages]}}``.
 
 ``api_exception_handler`` is DRF's exception handler; ``json_not_found`` / ``json_server_error`` answer Django-level
-404s and 500s the same way under ``/api/`` (and as the normal HTML pages elsewhere).
+404s and 500s the same way under ``/api/`` (and as the normal HTML pages elsewhere). The database being unreachable
+is not a server error: API and intake requests then answer 503 ``database_unavailable`` with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import structlog
@@ -18,7 +20,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.common.errors import DomainError
+from apps.common.errors import DatabaseUnavailable, DomainError, is_database_outage
 
 logger = structlog.get_logger(__name__)
 
@@ -54,8 +56,20 @@ def _error_code(exc: exceptions.APIException) -> str:
     return codes if isinstance(codes, str) else str(exc.default_code)
 
 
+def _database_unavailable() -> DatabaseUnavailable:
+    return DatabaseUnavailable("The database is unavailable; retry shortly.")
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Answer every exception raised in an API view with the error format and the right status."""
+    if is_database_outage(exc):
+        logger.warning("database_unavailable", exc_type=type(exc).__name__)
+        unavailable = _database_unavailable()
+        return Response(
+            error_body(unavailable.code, unavailable.detail),
+            status=unavailable.status,
+            headers={"Retry-After": str(unavailable.retry_after_seconds)},
+        )
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -98,6 +112,11 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def _answers_json(request: HttpRequest) -> bool:
+    """API and alert-intake paths: machines read the answer, so errors are JSON."""
+    return request.path.startswith(("/api/", "/integrations/"))
+
+
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404 handler: JSON under /api/, the normal page elsewhere."""
     if _is_api(request):
@@ -106,7 +125,13 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def json_server_error(request: HttpRequest) -> HttpResponse:
-    """500 handler: JSON under /api/, the normal page elsewhere."""
+    """500 handler: JSON under /api/, the normal page elsewhere; 503 JSON when the database is unreachable under /api/
+    and /integrations/ (raised outside a DRF view: a plain view, a middleware)."""
+    if _answers_json(request) and is_database_outage(sys.exc_info()[1]):
+        unavailable = _database_unavailable()
+        response = JsonResponse(error_body(unavailable.code, unavailable.detail), status=unavailable.status)
+        response["Retry-After"] = str(unavailable.retry_after_seconds)
+        return response
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", "An unexpected error occurred; it has been logged with the request id."),

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from apps.common.api.permissions import ModelPermissions
+from apps.common.api.permissions import ActionPermissions, ModelPermissions
 from apps.common.api.views import request_user
 from apps.common.errors import NotFound
 from apps.configuration.services import config_get
@@ -147,7 +147,9 @@ class IntegrationViewSet(viewsets.ModelViewSet[Integration]):
 
     lookup_field = "public_id"
     serializer_class = s.IntegrationSerializer
-    permission_classes = (ModelPermissions,)
+    permission_classes = (ActionPermissions,)
+    # Rotating replaces the token an existing integration sends with: a change, not a creation.
+    action_perms = {"rotate_token": ("incidents.change_integration",)}
     queryset = Integration.objects.order_by("name")
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 

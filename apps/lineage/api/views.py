@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from apps.common.api.parsers import json_problem
 from apps.common.api.permissions import ModelPermissions
 from apps.common.api.views import request_user
 from apps.common.errors import DomainError, NotFound
@@ -36,6 +38,7 @@ from apps.lineage.selectors import (
 )
 from apps.lineage.services import events_store
 
+UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._=-]+")
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a request body, after gzip decompression; larger arrays are split by the client
 CSV_COLUMNS = (
     "record", "id", "type", "namespace", "name", "field", "hops", "side",
@@ -86,9 +89,13 @@ def _body(request: Request) -> Any:
         if len(raw) > MAX_BODY_BYTES or inflater.unconsumed_tail:
             raise PayloadTooLarge(f"The body inflates beyond {MAX_BODY_BYTES} bytes; send fewer events per request.")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise exceptions.ParseError("The body is not valid UTF-8 JSON.") from exc
+    found = json_problem(body)
+    if found:  # stored as jsonb: PostgreSQL refuses NUL, UTF-8 cannot hold a lone surrogate
+        raise exceptions.ValidationError({found[0]: [found[1]]})
+    return body
 
 
 class LineageIntakeView(APIView):
@@ -191,8 +198,10 @@ class GraphExportView(APIView):
                 yield writer.writerow(row)
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        filename = f"lineage-{root.name.replace('/', '_')}{'-' + root.field if root.field else ''}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename[:150]}"'
+        # Names come from OpenLineage producers: anything but plain characters (quotes, line breaks, path separators)
+        # would break out of the header or name a path, so it is replaced.
+        stem = UNSAFE_FILENAME.sub("_", f"lineage-{root.name}{'-' + root.field if root.field else ''}")
+        response["Content-Disposition"] = f'attachment; filename="{stem[:146]}.csv"'
         return response
 
 

@@ -24,6 +24,8 @@ from apps.privacy.requests import request_create
 
 VIEW = ("privacy.view_consentevent",)
 READ_SUBJECTS = ("privacy.view_datasubject",)
+READ_REQUESTS = "privacy.view_datasubjectrequest"
+FILE_REQUESTS = "privacy.add_datasubjectrequest"
 
 
 class ConsentViewSet(viewsets.GenericViewSet[ConsentEvent]):
@@ -117,18 +119,35 @@ class SubjectViewSet(viewsets.GenericViewSet[DataSubject]):
         return Response(s.ConsentEventSerializer(events, many=True).data)
 
 
+class RequestPermissions(ModelPermissions):
+    """Filing needs ``add_datasubjectrequest``; reading needs ``view_datasubjectrequest``, except that whoever may
+    file reads the status of the requests they filed themselves (the view's queryset then holds only those)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if request.method in ("GET", "HEAD") and user and user.has_perm(FILE_REQUESTS):
+            return True
+        return super().has_permission(request, view)
+
+
 class RequestViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[DataSubjectRequest]):
     """``POST requests/`` takes a data-subject request in (201 with its reference and deadlines);
     ``GET requests/{id}/`` answers its status, deadlines and timeline."""
 
     lookup_field = "public_id"
-    permission_classes = (ModelPermissions,)
+    permission_classes = (RequestPermissions,)
     serializer_class = s.RequestSerializer
     queryset = DataSubjectRequest.objects.none()
 
     def get_queryset(self) -> QuerySet[DataSubjectRequest]:
         runs = Prefetch("runs", queryset=RequestRun.objects.select_related("certificate", "package"))
-        return DataSubjectRequest.objects.select_related("subject", "duplicate_of").prefetch_related("timeline", runs)
+        requests = DataSubjectRequest.objects.select_related("subject", "duplicate_of").prefetch_related(
+            "timeline", runs
+        )
+        if not self.request.user.has_perm(READ_REQUESTS):
+            # Integrators file requests and follow their own; they never read anyone else's.
+            requests = requests.filter(created_by=request_user(self.request))
+        return requests
 
     @extend_schema(request=s.RequestInSerializer, responses={201: s.RequestSerializer})
     def create(self, request: Request) -> Response:
