@@ -7,7 +7,9 @@ within ``LOGIN_FAILURE_WINDOW_SECONDS``, further attempts are refused with 429 a
 failure leaves the window, even with the right password.
 
 ``denial_record`` writes the audit event of a refused request (401, 403, 429): actor, address, the URL pattern (never
-the raw path, which may carry a signed token), method and reason.
+the raw path, which may carry a signed token), method and reason. Denials anyone can cause at will (anonymous ones,
+429s) are recorded once per ``DENIAL_AUDIT_REPEAT_SECONDS`` per address, route, status and reason, the next record
+counting those left out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from apps.audit.context import current_context
 from apps.audit.services import audit_record
 
 KEY_PREFIX = "security:login-failures"
+DENIAL_KEY_PREFIX = "security:denials"
 
 
 def now() -> float:
@@ -104,23 +107,59 @@ def _route(request: HttpRequest) -> str:
             match = resolve(request.path_info)
         except Resolver404:
             return ""
-    return f"/{match.route}" if match.route else ""
+    return "/" + match.route.replace("^", "").replace("$", "") if match.route else ""
+
+
+def _repeats(*, ip: str, route: str, status: int, reason: str) -> int | None:
+    """For a denial that anyone can cause at will (anonymous, or 429): None when the same one (address, route,
+    status, reason) was recorded less than ``DENIAL_AUDIT_REPEAT_SECONDS`` ago (it is counted instead), else how many
+    were counted since the last one recorded. Keeps a flood of refused requests from flooding the audit log."""
+    window = int(settings.DENIAL_AUDIT_REPEAT_SECONDS)
+    if window <= 0:
+        return 0
+    digest = hashlib.sha256(f"{ip}|{route}|{status}|{reason}".encode()).hexdigest()[:32]
+    recent, counted = f"{DENIAL_KEY_PREFIX}:recent:{digest}", f"{DENIAL_KEY_PREFIX}:repeats:{digest}"
+    try:
+        if not cache.add(recent, 1, timeout=window):
+            if not cache.add(counted, 1, timeout=window * 60):
+                cache.incr(counted)
+            return None
+        repeats = int(cache.get(counted) or 0)
+        cache.delete(counted)
+        return repeats
+    except Exception:  # the cache is down: every denial is recorded
+        return 0
 
 
 def denial_record(request: HttpRequest, *, status: int, reason: str) -> None:
-    """One audit event for a refused request. Records no body, query string or raw path."""
+    """One audit event for a refused request. Records no body, query string or raw path. Anonymous denials and 429s
+    repeated from one address on one route are recorded once per ``DENIAL_AUDIT_REPEAT_SECONDS``, the next record
+    carrying how many were left out (``repeats``)."""
     user = getattr(request, "user", None)
     context = current_context()
-    if user is None or not user.is_authenticated:
+    anonymous = user is None or not user.is_authenticated
+    if anonymous:
         context = replace(context, actor_type=ActorType.ANONYMOUS, actor_id="", actor_label="")
     if not context.ip:
         context = replace(context, ip=client_ip(request))
     route = _route(request)
+    repeats = 0
+    if anonymous or status == 429:
+        counted = _repeats(ip=context.ip or "", route=route, status=status, reason=reason)
+        if counted is None:
+            return
+        repeats = counted
     audit_record(
         action=AuditAction.DENY,
         outcome=Outcome.DENIED,
         target_type="http.request",
         target_label=route[:200],
         context=context,
-        details={"status": status, "method": request.method or "", "route": route, "reason": reason[:100]},
+        details={
+            "status": status,
+            "method": request.method or "",
+            "route": route,
+            "reason": reason[:100],
+            **({"repeats": repeats} if repeats else {}),
+        },
     )

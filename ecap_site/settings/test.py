@@ -67,3 +67,5 @@ PORTAL_ENVIRONMENT = "test"
 # never lock out the tests after them (tests of the limits set their own).
 LOGIN_FAILURE_LIMIT_PER_USERNAME = 10_000
 LOGIN_FAILURE_LIMIT_PER_IP = 10_000
+# Every denial recorded, so a test sees the event of the request it makes (the repeat test sets its own window).
+DENIAL_AUDIT_REPEAT_SECONDS = 0

@@ -6,6 +6,8 @@ from the request: no query string, no posted credentials, no signed token from t
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -148,3 +150,32 @@ def test_a_locked_sign_in_is_recorded_without_the_credentials(
     text = event_text(event)
     assert person.username not in text
     assert "correct-horse-battery" not in text
+
+
+def test_repeated_anonymous_denials_are_recorded_once_a_window_and_counted(api_client: APIClient, settings) -> None:
+    settings.DENIAL_AUDIT_REPEAT_SECONDS = 1
+    address = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"  # fresh counts
+    before = set(AuditEvent.objects.filter(action="deny").values_list("id", flat=True))
+    for _ in range(5):
+        assert api_client.get("/api/v1/catalog/datasets/", REMOTE_ADDR=address).status_code == 401
+    assert api_client.get("/api/v1/lineage/jobs/", REMOTE_ADDR=address).status_code == 401  # another route
+    new = list(AuditEvent.objects.filter(action="deny").exclude(id__in=before).order_by("id"))
+    assert [(e.details["route"], e.details.get("repeats")) for e in new] == [
+        ("/api/v1/catalog/datasets/", None),
+        ("/api/v1/lineage/jobs/", None),
+    ]
+    time.sleep(1.2)  # the window passes: the next one is recorded with the count of those left out
+    with one_denial() as events:
+        assert api_client.get("/api/v1/catalog/datasets/", REMOTE_ADDR=address).status_code == 401
+    assert events[0].details["repeats"] == 4
+
+
+def test_denials_of_a_known_actor_are_each_recorded(token_client: Callable[..., Any], settings) -> None:
+    settings.DENIAL_AUDIT_REPEAT_SECONDS = 60
+    client, _ = token_client(role=roles.INTEGRATOR)
+    dataset = make_dataset()
+    before = AuditEvent.objects.filter(action="deny").count()
+    for _ in range(3):
+        response = client.patch(f"/api/v1/catalog/datasets/{dataset.public_id}/", {}, format="json", REMOTE_ADDR=IP)
+        assert response.status_code == 403
+    assert AuditEvent.objects.filter(action="deny").count() == before + 3
