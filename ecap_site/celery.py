@@ -60,6 +60,18 @@ app.conf.update(
 app.autodiscover_tasks()
 
 
+def local_broker_folders() -> list[str]:
+    """The folders the embedded mode's filesystem broker and file result backend use (none with Redis). They must
+    exist before anything publishes, whichever process does it first (``seed_demo``, the web server, the worker)."""
+    from django.conf import settings
+
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    folders = [options.get(key) for key in ("data_folder_in", "data_folder_out", "control_folder")]
+    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+        folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
+    return [str(folder) for folder in folders if folder]
+
+
 class StructlogWorkerStep(DjangoStructLogInitStep):
     """Binds the request id of the request that enqueued a task to the task's log lines.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.apps import AppConfig, apps
@@ -73,6 +74,10 @@ class CommonConfig(AppConfig):
         from apps.common.metrics import register_collector
 
         register_collector()
+        from ecap_site.celery import local_broker_folders
+
+        for folder in local_broker_folders():  # embedded mode: publishing works before the worker has started
+            os.makedirs(folder, exist_ok=True)
 
         register_sensitivity("common.user", 20, {"administration", "support", "security", "audit", "self-service"})
         register_sensitivity("common.apitoken", 15)

@@ -198,6 +198,10 @@ REQUEST_BODY_MAX_BYTES_BY_PATH: dict[str, int] = env.dict(
 # Django's own ceiling on a read body stays above every limit above, so the middleware's limits are the ones that hold.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, REQUEST_BODY_MAX_BYTES, *REQUEST_BODY_MAX_BYTES_BY_PATH.values())
 
+# The lineage walk indexes carry non-key columns (INCLUDE) on PostgreSQL; SQLite (the embedded mode) indexes the keys
+# alone, which is all it needs.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
 # --- REST API ---------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ecap_site.celery import QUEUES
+from ecap_site.celery import QUEUES, local_broker_folders
 
 
 class Command(BaseCommand):
@@ -28,11 +28,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and settings.PORTAL_ENVIRONMENT == "production":
             raise CommandError("The embedded mode is for development; run gunicorn, worker and beat in production.")
-        folders = [settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(k) for k in ("data_folder_in", "control_folder")]
-        if settings.CELERY_RESULT_BACKEND.startswith("file://"):
-            folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
-        for folder in filter(None, folders):
-            os.makedirs(str(folder), exist_ok=True)
+        for folder in local_broker_folders():
+            os.makedirs(folder, exist_ok=True)
         python = sys.executable
         worker = subprocess.Popen(  # noqa: S603 - fixed argument list
             [
