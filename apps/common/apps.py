@@ -84,6 +84,7 @@ class CommonConfig(AppConfig):
         from apps.common.api import schema  # noqa: F401  (registers OpenAPI extensions)
 
         post_migrate.connect(_sync_roles_after_last_app, dispatch_uid="common.roles_sync")
+        _connect_permission_generation()
         from django_structlog import signals as structlog_signals
 
         from apps.common.logging import mask_request_line
@@ -104,3 +105,19 @@ def _sync_roles_after_last_app(sender: AppConfig, using: str = "default", **_: A
     from apps.common.roles import roles_sync
 
     roles_sync(group_model=Group, permission_model=Permission, using=using)
+
+
+def _connect_permission_generation() -> None:
+    """Every change that can alter a user's permission set moves the cached sets' generation on."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from apps.common.auth_backends import permissions_generation_advance as advance
+    from apps.common.models import User
+
+    for through in (User.groups.through, User.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(advance, sender=through, dispatch_uid=f"common.permissions.{through.__name__}")
+    for model in (Group, Permission):
+        post_delete.connect(advance, sender=model, dispatch_uid=f"common.permissions.delete.{model.__name__}")
+    post_save.connect(advance, sender=Permission, dispatch_uid="common.permissions.save.Permission")
+    post_migrate.connect(advance, dispatch_uid="common.permissions.migrate")

@@ -26,6 +26,12 @@ class LineageConfig(AppConfig):
             every_seconds=30,
             description="Process OpenLineage events left pending (broker down at intake, worker lost).",
         ),
+        PeriodicTaskSpec(
+            name="lineage.purge_graph_changes",
+            task="lineage.purge_graph_changes",
+            every_seconds=3600,
+            description="Delete graph change-log rows past LINEAGE_GRAPH_CHANGE_RETENTION_SECONDS.",
+        ),
     ]
 
     def ready(self) -> None:

@@ -20,22 +20,20 @@ portable walk keeps the lowest of those it reached before its cap).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import uuid
-import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
-from apps.catalog.models import Dataset, Field
+from apps.catalog.models import Dataset
+from apps.common.prepared import execute_prepared
+from apps.lineage.graph_index import graph_index_document, owner_tables, usable_graph_index
 
 DEFAULT_DEPTH = 3
 MAX_DEPTH = 20
@@ -73,16 +71,23 @@ class Graph:
 
 
 def graph_root(*, namespace: str, name: str, field_name: str | None = None) -> GraphRoot | None:
-    """The dataset (or its field) a walk starts from, or None when the catalog does not know it."""
-    dataset = Dataset.objects.filter(namespace=namespace, name=name).values_list("pk", "public_id").first()
-    if dataset is None:
+    """The dataset (or its field) a walk starts from, or None when the catalog does not know it (one query; written
+    in SQL, as composing it through the ORM costs more than running it)."""
+    with connection.cursor() as cursor:
+        if field_name is None:
+            cursor.execute(
+                "SELECT id, public_id FROM catalog_dataset WHERE namespace = %s AND name = %s", [namespace, name]
+            )
+        else:
+            cursor.execute(
+                "SELECT f.id, f.public_id FROM catalog_field f JOIN catalog_dataset d ON d.id = f.dataset_id "
+                "WHERE d.namespace = %s AND d.name = %s AND f.name = %s",
+                [namespace, name, field_name],
+            )
+        found = cursor.fetchone()
+    if found is None:
         return None
-    if field_name is None:
-        return GraphRoot(dataset[0], str(dataset[1]), namespace, name, None)
-    column = Field.objects.filter(dataset_id=dataset[0], name=field_name).values_list("pk", "public_id").first()
-    if column is None:
-        return None
-    return GraphRoot(column[0], str(column[1]), namespace, name, field_name)
+    return GraphRoot(found[0], _public(found[1]), namespace, name, field_name)
 
 
 def _walk_ctes(*, edge_table: str, direction: str, node_limit: int | None) -> str:
@@ -324,6 +329,7 @@ def _json_text(*members: tuple[str, str, str]) -> str:
     return f"concat({', '.join(arguments)})"
 
 
+@functools.cache
 def _document_sql(*, edge_table: str, direction: str) -> str:
     """The statement that answers the graph API as one JSON text on PostgreSQL: the walk (``_frontier_walk`` per
     direction), the node limit, the nodes in the API's order, the edges between the answered nodes and the owners of
@@ -335,12 +341,7 @@ def _document_sql(*, edge_table: str, direction: str) -> str:
     nodes are sorted on one text key (hop, side, namespace, name, field, the parts joined with U+0001) rather than
     five: the same order unless a name itself holds that control character. Parameters: root, depth, limit (the node
     limit), the root's fields, ``direction``, ``content_type`` and ``codenames``."""
-    user = get_user_model()
-    user_table = connection.ops.quote_name(user._meta.db_table)
-    groups_table = connection.ops.quote_name(user.groups.through._meta.db_table)
-    permission_table = connection.ops.quote_name(Permission._meta.db_table)
-    user_perms = connection.ops.quote_name(UserObjectPermission._meta.db_table)
-    group_perms = connection.ops.quote_name(GroupObjectPermission._meta.db_table)
+    user_table, groups_table, permission_table, user_perms, group_perms = owner_tables()
     if edge_table == "lineage_fieldedge":
         kind = "field"
         node_columns = "f.public_id, d.namespace, d.name, f.name, d.id"
@@ -448,8 +449,9 @@ def lineage_graph_document(*, root: GraphRoot, direction: str, depth: int) -> by
     """The graph API's answer as JSON bytes: root, direction, depth, truncated, nodes (at most ``NODE_LIMIT``, the
     nearest first), the edges between them and the owners of the downstream datasets.
 
-    On PostgreSQL one statement builds the whole document and the bytes pass straight through; elsewhere (SQLite,
-    the embedded mode) the portable walk and owner lookup build it in Python."""
+    On PostgreSQL a dataset's graph comes from the in-memory index when it is current (``graph_index``), otherwise
+    one statement builds the whole document and the bytes pass straight through; elsewhere (SQLite, the embedded
+    mode) the portable walk and owner lookup build it in Python."""
     if connection.vendor != "postgresql":
         graph = lineage_graph(root=root, direction=direction, depth=depth)
         document = {
@@ -462,6 +464,18 @@ def lineage_graph_document(*, root: GraphRoot, direction: str, depth: int) -> by
             "owners": dataset_owners(datasets=graph.downstream_datasets),
         }
         return json.dumps(document, separators=(",", ":")).encode()
+    if not root.is_field and (index := usable_graph_index()) is not None:
+        answer = graph_index_document(
+            index,
+            root_id=root.node_id,
+            root_document=json.dumps(_root_document(root), ensure_ascii=False).encode(),
+            direction=direction,
+            depth=depth,
+            limit=NODE_LIMIT,
+            owner_permissions=list(OWNER_PERMISSIONS),
+        )
+        if answer is not None:
+            return answer
     table = "lineage_fieldedge" if root.is_field else "lineage_datasetedge"
     params: dict[str, Any] = {
         "root": root.node_id,
@@ -475,20 +489,21 @@ def lineage_graph_document(*, root: GraphRoot, direction: str, depth: int) -> by
         "content_type": ContentType.objects.get_for_model(Dataset).pk,
         "codenames": list(OWNER_PERMISSIONS),
     }
-    name, prepare = _prepared_document(edge_table=table, direction=direction)
+    sql = _document_sql(edge_table=table, direction=direction)
     with connection.cursor() as cursor:
-        session = connection.connection
-        if name not in _PREPARED.setdefault(session, set()):
-            cursor.execute(prepare)
-            _PREPARED[session].add(name)
-        placeholders = ", ".join(["%s"] * len(_DOCUMENT_PARAMETERS))
-        cursor.execute(f"EXECUTE {name} ({placeholders})", [params[key] for key in _DOCUMENT_PARAMETERS])
+        if direction == "both":
+            # Planned for its values every time: after five runs PostgreSQL may switch a prepared statement to a
+            # generic plan, and for both directions that plan joins the edges to the nodes in a nested loop, which
+            # takes minutes from a large hub instead of a second.
+            cursor.execute(sql, params)
+        else:
+            execute_prepared(cursor, sql, _DOCUMENT_PARAMETERS, params)
         row = cursor.fetchone()
     return str(row[0]).encode()
 
 
 # The document statement runs prepared, once per database session: for most datasets planning it costs more than
-# running it. Its parameters, in the order of the prepared statement's $1, $2, …, with their types.
+# running it. Its parameters, in order, with their types.
 _DOCUMENT_PARAMETERS = {
     "root": "bigint",
     "depth": "integer",
@@ -501,21 +516,6 @@ _DOCUMENT_PARAMETERS = {
     "content_type": "integer",
     "codenames": "text[]",
 }
-# Names of the statements prepared on each open database connection (a prepared statement lives as long as its
-# session, whatever happens to transactions; a new connection starts with none).
-_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-
-
-@functools.cache
-def _prepared_document(*, edge_table: str, direction: str) -> tuple[str, str]:
-    """The name of the prepared document statement for an edge table and direction, and the PREPARE that makes it
-    (named after its text, so a changed statement is never confused with an older one)."""
-    sql = _document_sql(edge_table=edge_table, direction=direction)
-    for position, key in enumerate(_DOCUMENT_PARAMETERS, start=1):
-        sql = sql.replace(f"%({key})s", f"${position}")
-    name = f"lineage_graph_{hashlib.sha256(sql.encode()).hexdigest()[:16]}"
-    types = ", ".join(_DOCUMENT_PARAMETERS.values())
-    return name, f"PREPARE {name} ({types}) AS {sql}"
 
 
 def _root_document(root: GraphRoot) -> dict[str, Any]:

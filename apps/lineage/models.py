@@ -203,3 +203,16 @@ class FieldEdge(models.Model):
             and self.transformation_subtype in TAG_CARRYING_SUBTYPES
             and not self.masking
         )
+
+
+class GraphChange(models.Model):
+    """A change to what dataset-level graph answers show (an edge added, removed or re-pointed, a dataset or job
+    renamed), recorded by PostgreSQL triggers with the id of the transaction that made it. The in-memory graph index
+    (``apps.lineage.graph_index``) compares these with the snapshot it was read under to know it is current; rows
+    older than ``LINEAGE_GRAPH_CHANGE_RETENTION_SECONDS`` are purged by the event sweep."""
+
+    transaction_id = models.BigIntegerField(db_index=True)
+    recorded_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"graph change in transaction {self.transaction_id}"

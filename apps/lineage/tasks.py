@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from apps.lineage.services import events_process, events_sweep
+from apps.lineage.services import events_process, events_sweep, graph_changes_purge
 
 
 @shared_task(
@@ -27,3 +27,9 @@ def process_events(event_ids: list[int]) -> int:
 def sweep_events(older_than_seconds: int = 30) -> int:
     """Process events left pending (broker down at intake, worker lost) for more than ``older_than_seconds``."""
     return events_sweep(older_than=timedelta(seconds=older_than_seconds))
+
+
+@shared_task(name="lineage.purge_graph_changes", acks_late=True, ignore_result=True)
+def purge_graph_changes() -> int:
+    """Delete graph change-log rows past their retention."""
+    return graph_changes_purge()

@@ -137,9 +137,12 @@ else:
 # --- identity and access ----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "common.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "apps.common.auth_backends.CachedModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# Seconds a user's model permission set may be served from the shared cache (0: off; without Redis the cache is
+# per process, so off). Changes through the ORM take effect at once; see apps/common/auth_backends.py.
+PERMISSION_CACHE_SECONDS = env.int("PERMISSION_CACHE_SECONDS", default=300 if REDIS_URL else 0)
 LOGIN_URL = "login"  # every role signs in here; the admin's own login is for staff
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_REDIRECT_URL = "portal-home"
@@ -163,6 +166,15 @@ LOGIN_FAILURE_LIMIT_PER_IP = env.int("LOGIN_FAILURE_LIMIT_PER_IP", default=50)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=300)
 # Anonymous denials and 429s repeated from one address on one route: one audit event per this many seconds.
 DENIAL_AUDIT_REPEAT_SECONDS = env.int("DENIAL_AUDIT_REPEAT_SECONDS", default=60)
+
+# The graph API's in-memory index of dataset lineage (apps/lineage/graph_index.py): per web process, rebuilt in the
+# background when the change log shows the graph changed (at most once per REBUILD seconds) or it is older than
+# MAX_AGE; change-log rows are kept for RETENTION (longer than MAX_AGE, so no change is missed).
+LINEAGE_GRAPH_INDEX = env.bool("LINEAGE_GRAPH_INDEX", default=True)
+LINEAGE_GRAPH_INDEX_MAX_AGE_SECONDS = env.int("LINEAGE_GRAPH_INDEX_MAX_AGE_SECONDS", default=900)
+LINEAGE_GRAPH_INDEX_REBUILD_SECONDS = env.int("LINEAGE_GRAPH_INDEX_REBUILD_SECONDS", default=10)
+LINEAGE_GRAPH_INDEX_MAX_EDGES = env.int("LINEAGE_GRAPH_INDEX_MAX_EDGES", default=5_000_000)
+LINEAGE_GRAPH_CHANGE_RETENTION_SECONDS = env.int("LINEAGE_GRAPH_CHANGE_RETENTION_SECONDS", default=86_400)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

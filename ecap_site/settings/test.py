@@ -37,6 +37,9 @@ CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": _run_prefix}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": _run_prefix}
 
+# Tests that exercise the graph index turn it on and build it; elsewhere answers come from the database statement.
+LINEAGE_GRAPH_INDEX = False
+
 SECRET_KEY = "test-only-secret-key-not-used-anywhere-else-0123456789abcdefghijklmnop"  # noqa: S105
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -7,6 +7,7 @@ catalog (through its services) and the current graph.
 
 from __future__ import annotations
 
+from apps.lineage.services.graph_changes import graph_changes_purge
 from apps.lineage.services.intake import (
     MAX_ATTEMPTS,
     StoreResult,
@@ -28,5 +29,6 @@ __all__ = [
     "events_process",
     "events_store",
     "events_sweep",
+    "graph_changes_purge",
     "lineage_ingest_events",
 ]
